@@ -1,0 +1,110 @@
+/**
+ * Errors as values: one class, a stable `code` per failure, and the one place that turns an
+ * error into an RFC 9457 `application/problem+json` response.
+ * @module
+ */
+
+/** Every failure certgate reports, by stable code. Switch on these, not on messages. */
+export type CertgateErrorCode =
+  | 'ERR_CERT_MISSING'
+  | 'ERR_XFCC_MALFORMED'
+  | 'ERR_XFCC_UNSUPPORTED_FORMAT'
+  | 'ERR_HEADER_TOO_LARGE'
+  | 'ERR_CERT_MALFORMED'
+  | 'ERR_CHAIN_TOO_LONG'
+  | 'ERR_CERT_HASH_MISMATCH'
+  | 'ERR_CERT_EXPIRED'
+  | 'ERR_CERT_NOT_YET_VALID'
+  | 'ERR_CERT_NOT_ALLOWED'
+  | 'ERR_UPSTREAM_UNREACHABLE'
+  | 'ERR_UPSTREAM_TIMEOUT'
+  | 'ERR_UPSTREAM_STATUS'
+  | 'ERR_UPSTREAM_BODY'
+
+interface CodeInfo {
+  readonly status: number
+  readonly title: string
+}
+
+const CODES: Readonly<Record<CertgateErrorCode, CodeInfo>> = {
+  ERR_CERT_MISSING: { status: 403, title: 'Client certificate required' },
+  ERR_XFCC_MALFORMED: { status: 403, title: 'Malformed forwarded client certificate header' },
+  ERR_XFCC_UNSUPPORTED_FORMAT: { status: 403, title: 'Unsupported forwarded client certificate header format' },
+  ERR_HEADER_TOO_LARGE: { status: 403, title: 'Forwarded client certificate header too large' },
+  ERR_CERT_MALFORMED: { status: 403, title: 'Malformed client certificate' },
+  ERR_CHAIN_TOO_LONG: { status: 403, title: 'Client certificate chain too long' },
+  ERR_CERT_HASH_MISMATCH: { status: 403, title: 'Client certificate does not match its forwarded hash' },
+  ERR_CERT_EXPIRED: { status: 403, title: 'Client certificate expired' },
+  ERR_CERT_NOT_YET_VALID: { status: 403, title: 'Client certificate not yet valid' },
+  ERR_CERT_NOT_ALLOWED: { status: 403, title: 'Client certificate not allowed' },
+  ERR_UPSTREAM_UNREACHABLE: { status: 502, title: 'Upstream unreachable' },
+  ERR_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out' },
+  ERR_UPSTREAM_STATUS: { status: 502, title: 'Upstream answered with an error status' },
+  ERR_UPSTREAM_BODY: { status: 502, title: 'Upstream answered with an unusable body' },
+}
+
+/** The RFC 9457 problem document certgate answers with. */
+export interface ProblemDetails {
+  type: string
+  title: string
+  status: number
+  detail: string
+  code: CertgateErrorCode
+  [extension: string]: unknown
+}
+
+/**
+ * The one error class. `message` is safe to show to the client: it never carries header values,
+ * certificate bytes or stack traces. Internals go in `cause`, which is never serialised.
+ */
+export class CertgateError extends Error {
+  readonly code: CertgateErrorCode
+  readonly status: number
+  /** Extra problem members (e.g. the upstream status); must be safe to show to the client. */
+  readonly extensions: Readonly<Record<string, unknown>>
+
+  constructor(
+    code: CertgateErrorCode,
+    message: string,
+    options: { cause?: unknown; extensions?: Record<string, unknown> } = {}
+  ) {
+    super(message, { cause: options.cause })
+    this.name = 'CertgateError'
+    this.code = code
+    this.status = CODES[code].status
+    this.extensions = options.extensions ?? {}
+  }
+
+  /** The problem document for this error. */
+  toProblem(): ProblemDetails {
+    return {
+      ...this.extensions,
+      type: problemType(this.code),
+      title: CODES[this.code].title,
+      status: this.status,
+      detail: this.message,
+      code: this.code,
+    }
+  }
+}
+
+/** True for a CertgateError, also across realms and duplicate installs of the package. */
+export function isCertgateError(value: unknown): value is CertgateError {
+  return (
+    value instanceof CertgateError ||
+    (value instanceof Error && value.name === 'CertgateError' && typeof (value as { code?: unknown }).code === 'string')
+  )
+}
+
+/** A stable URI per code, so clients can dispatch on `type` as RFC 9457 intends. */
+export function problemType(code: CertgateErrorCode): string {
+  return `urn:certgate:error:${code}`
+}
+
+/** The `application/problem+json` response for an error. */
+export function problemResponse(error: CertgateError): Response {
+  return new Response(JSON.stringify(error.toProblem()), {
+    status: error.status,
+    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
+  })
+}
