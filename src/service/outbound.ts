@@ -1,0 +1,270 @@
+/**
+ * Outbound calls of the reference service: a JSON GET whose one deadline covers connecting, the
+ * headers and the whole body, with the body size capped, and every failure turned into a coded
+ * `CertgateError` whose message is safe to show to the client. Web APIs only, so it runs on
+ * Node, Bun and Deno.
+ * @module
+ */
+
+import { CertgateError } from '../errors.ts'
+
+/** Options of `getJson`. */
+export interface OutboundOptions {
+  /** One deadline for the whole exchange: connect, headers and body. */
+  timeoutMs: number
+  /** Default 1 MiB. Counted while streaming; Content-Length is only a shortcut. */
+  maxBodyBytes?: number
+  headers?: Record<string, string>
+  fetch?: typeof fetch
+}
+
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+// An error body is only read to find Dapr's error JSON; it need not be large.
+const MAX_ERROR_BODY_BYTES = 64 * 1024
+const MAX_UPSTREAM_MESSAGE_CHARS = 200
+
+/** Marks the deadline as the reason, so a rejection can be told apart from a network failure. */
+class DeadlineExceeded extends Error {
+  constructor() {
+    super('Outbound deadline exceeded')
+    this.name = 'DeadlineExceeded'
+  }
+}
+
+/** Why a body could not be read: too large, or the connection failed while it was streaming. */
+class BodyReadError extends Error {
+  readonly reason: 'too-large' | 'network'
+  constructor(reason: 'too-large' | 'network', options: { cause?: unknown } = {}) {
+    super(reason === 'too-large' ? 'Body exceeds the size limit' : 'Body read failed', options)
+    this.name = 'BodyReadError'
+    this.reason = reason
+  }
+}
+
+/**
+ * GETs `url` and resolves the parsed JSON of a 2xx answer. Redirects are not followed (a 3xx is an
+ * `ERR_UPSTREAM_STATUS`), so headers such as a Dapr API token never reach another host.
+ * @throws {CertgateError} `ERR_UPSTREAM_UNREACHABLE`, `ERR_UPSTREAM_TIMEOUT`,
+ *   `ERR_UPSTREAM_STATUS` (extensions `upstreamStatus` and, for Dapr's error JSON,
+ *   `upstreamError`) or `ERR_UPSTREAM_BODY`.
+ * @example
+ * const items = await getJson(daprInvokeUrl(3500, 'backend', 'items'), { timeoutMs: 5000 })
+ */
+export async function getJson(url: string, options: OutboundOptions): Promise<unknown> {
+  const { timeoutMs, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, fetch: fetchImpl = globalThis.fetch } =
+    options
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new RangeError('getJson: timeoutMs must be a positive number')
+  }
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) {
+    throw new RangeError('getJson: maxBodyBytes must be a non-negative integer')
+  }
+  const headers = new Headers(options.headers)
+  if (!headers.has('accept')) headers.set('accept', 'application/json')
+
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(new DeadlineExceeded()), timeoutMs)
+  try {
+    let response: Response
+    try {
+      response = await untilAborted(
+        fetchImpl(url, { method: 'GET', headers, redirect: 'manual', signal: controller.signal }),
+        controller.signal,
+        (late) => void late.body?.cancel().catch(ignore)
+      )
+    } catch (error) {
+      throw controller.signal.aborted
+        ? timeoutError(error)
+        : new CertgateError('ERR_UPSTREAM_UNREACHABLE', 'Could not reach the upstream service', {
+            cause: error,
+          })
+    }
+
+    if (response.status < 200 || response.status > 299) {
+      throw await statusError(response, controller.signal)
+    }
+
+    let bytes: Uint8Array
+    try {
+      bytes = await readBody(response, maxBodyBytes, controller.signal)
+    } catch (error) {
+      if (controller.signal.aborted) throw timeoutError(error)
+      if (error instanceof BodyReadError && error.reason === 'too-large') {
+        throw new CertgateError(
+          'ERR_UPSTREAM_BODY',
+          `The upstream response body exceeds ${maxBodyBytes} bytes`,
+          { cause: error }
+        )
+      }
+      throw new CertgateError(
+        'ERR_UPSTREAM_UNREACHABLE',
+        'The connection to the upstream service failed while reading its response',
+        { cause: error }
+      )
+    }
+
+    try {
+      return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    } catch (error) {
+      throw new CertgateError('ERR_UPSTREAM_BODY', 'The upstream response body is not valid JSON', {
+        cause: error,
+      })
+    }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * The Dapr sidecar URL that invokes `method` on app `appId`. A method may have several path
+ * segments (`api/items`); each is percent-encoded, and `.`/`..` segments are refused because the
+ * URL parser would resolve them out of `/method/` into other sidecar APIs.
+ */
+export function daprInvokeUrl(port: number, appId: string, method: string): string {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new RangeError('daprInvokeUrl: port must be an integer from 1 to 65535')
+  }
+  if (!isSafeSegment(appId)) throw new RangeError('daprInvokeUrl: invalid app-id')
+  const segments = method.replace(/^\/+/, '').split('/')
+  if (!segments.every(isSafeSegment)) throw new RangeError('daprInvokeUrl: invalid method path')
+  const path = segments.map(encodeURIComponent).join('/')
+  return `http://127.0.0.1:${port}/v1.0/invoke/${encodeURIComponent(appId)}/method/${path}`
+}
+
+/** Non-empty, and not a segment the URL parser treats as `.` or `..` (also `%2e`, decoded). */
+function isSafeSegment(segment: string): boolean {
+  let decoded = segment
+  try {
+    decoded = decodeURIComponent(segment)
+  } catch {
+    // Not percent-encoded text; encodeURIComponent will escape its `%`.
+  }
+  return segment !== '' && decoded !== '.' && decoded !== '..'
+}
+
+function ignore(): void {}
+
+function timeoutError(cause: unknown): CertgateError {
+  return new CertgateError('ERR_UPSTREAM_TIMEOUT', 'The upstream service did not answer in time', {
+    cause,
+  })
+}
+
+/**
+ * Settles like `promise`, or rejects as soon as `signal` aborts. Every runtime's fetch honours
+ * the signal, but racing it makes the deadline hold even for a body stream that ignores it.
+ * A value that arrives after the abort goes to `onLate`, so it can be released.
+ */
+function untilAborted<T>(
+  promise: Promise<T>,
+  signal: AbortSignal,
+  onLate: (value: T) => void = ignore
+): Promise<T> {
+  if (signal.aborted) {
+    promise.then(onLate, ignore)
+    return Promise.reject(signal.reason)
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      promise.then(onLate, ignore)
+      reject(signal.reason)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        if (signal.aborted) onLate(value)
+        else resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      }
+    )
+  })
+}
+
+/** Reads the whole body, counting bytes as they arrive; cancels the stream on every failure. */
+async function readBody(
+  response: Response,
+  limit: number,
+  signal: AbortSignal
+): Promise<Uint8Array> {
+  const declared = Number(response.headers.get('content-length'))
+  if (response.headers.has('content-length') && Number.isFinite(declared) && declared > limit) {
+    await response.body?.cancel().catch(ignore)
+    throw new BodyReadError('too-large')
+  }
+  if (response.body === null) return new Uint8Array(0)
+
+  const reader = response.body.getReader()
+  const chunks: Uint8Array[] = []
+  let total = 0
+  let done = false
+  try {
+    for (;;) {
+      let result: ReadableStreamReadResult<Uint8Array>
+      try {
+        result = await untilAborted(reader.read(), signal)
+      } catch (error) {
+        throw signal.aborted ? error : new BodyReadError('network', { cause: error })
+      }
+      if (result.done) break
+      total += result.value.byteLength
+      if (total > limit) throw new BodyReadError('too-large')
+      chunks.push(result.value)
+    }
+    done = true
+  } finally {
+    if (!done) void reader.cancel().catch(ignore)
+  }
+
+  const bytes = new Uint8Array(total)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return bytes
+}
+
+/** `ERR_UPSTREAM_STATUS`, with Dapr's `{ errorCode, message }` when the body is that JSON. */
+async function statusError(response: Response, signal: AbortSignal): Promise<CertgateError> {
+  const extensions: Record<string, unknown> = { upstreamStatus: response.status }
+  let cause: unknown
+  try {
+    const bytes = await readBody(response, MAX_ERROR_BODY_BYTES, signal)
+    const upstreamError = daprError(new TextDecoder().decode(bytes))
+    if (upstreamError !== null) extensions.upstreamError = upstreamError
+  } catch (error) {
+    // The status alone is the answer; an unreadable error body only loses the detail.
+    cause = error
+  }
+  return new CertgateError(
+    'ERR_UPSTREAM_STATUS',
+    `The upstream service answered with status ${response.status}`,
+    { extensions, cause }
+  )
+}
+
+/** Dapr's error JSON, its strings cut to a size fit for a problem document; else null. */
+function daprError(text: string): { errorCode: string; message: string } | null {
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    return null
+  }
+  if (typeof body !== 'object' || body === null) return null
+  const { errorCode, message } = body as { errorCode?: unknown; message?: unknown }
+  if (typeof errorCode !== 'string' || typeof message !== 'string') return null
+  return { errorCode: truncate(errorCode), message: truncate(message) }
+}
+
+/** At most 200 UTF-16 units, ending in `…` when cut, never splitting a surrogate pair. */
+function truncate(text: string): string {
+  if (text.length <= MAX_UPSTREAM_MESSAGE_CHARS) return text
+  let cut = text.slice(0, MAX_UPSTREAM_MESSAGE_CHARS - 1)
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1)
+  return `${cut}…`
+}
