@@ -105,10 +105,19 @@ export class ClientCertificate {
   }
 }
 
-/** Reads a certificate from DER; throws ERR_CERT_MALFORMED when it is not one. */
-export async function readClientCertificate(der: Uint8Array): Promise<ClientCertificate> {
+/**
+ * Reads a certificate from DER; throws ERR_CERT_MALFORMED when it is not one. Pass the SHA-256
+ * thumbprint when it is already known, so it is not computed twice.
+ */
+export async function readClientCertificate(
+  der: Uint8Array,
+  options: { thumbprint?: string } = {}
+): Promise<ClientCertificate> {
   const fields = readCertificateFields(der)
-  const [sha256, sha1] = await Promise.all([digestHex('SHA-256', der), digestHex('SHA-1', der)])
+  const [sha256, sha1] = await Promise.all([
+    options.thumbprint ?? digestHex('SHA-256', der),
+    digestHex('SHA-1', der),
+  ])
   return new ClientCertificate(der, fields, sha256, sha1)
 }
 

@@ -16,6 +16,7 @@ export { type ClientCertHandler, withClientCert, type WithClientCertOptions } fr
 export { decodeCertificates, encodePem } from './pem.ts'
 export { type AllowList, normaliseThumbprint } from './policy.ts'
 export {
+  type CacheOptions,
   type ClientCertMode,
   type ClientCertOptions,
   type ClientCertVerifier,

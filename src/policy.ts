@@ -86,13 +86,13 @@ export function checkValidity(cert: ClientCertificate, nowMs: number, toleranceM
  * Refuses a certificate whose forwarded `Hash` is not its SHA-256. A proxy never sends a
  * mismatch, so one means the header was written by someone else.
  */
-export function checkForwardedHash(cert: ClientCertificate, hash: string | undefined): void {
+export function checkForwardedHash(thumbprint: string, hash: string | undefined): void {
   if (hash === undefined) return
   const normalised = hash.replace(/:/g, '').toUpperCase()
   if (!/^[0-9A-F]{64}$/.test(normalised)) {
     throw new CertgateError('ERR_XFCC_MALFORMED', 'The XFCC Hash is not a SHA-256 hex digest.')
   }
-  if (normalised !== cert.thumbprint) {
+  if (normalised !== thumbprint) {
     throw new CertgateError(
       'ERR_CERT_HASH_MISMATCH',
       'The XFCC Hash does not match the forwarded certificate.'

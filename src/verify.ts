@@ -4,7 +4,8 @@
  * {@link createClientCertVerifier}; a request never re-reads them.
  * @module
  */
-import { type ClientCertificate, readClientCertificate } from './certificate.ts'
+import { BoundedCache } from './cache.ts'
+import { ClientCertificate, digestHex, readClientCertificate } from './certificate.ts'
 import { CertgateError, isCertgateError } from './errors.ts'
 import { decodeCertificates } from './pem.ts'
 import {
@@ -49,6 +50,20 @@ export interface ClientCertOptions {
   clockToleranceSeconds?: number
   /** The clock, in ms since the epoch. Default `Date.now`. */
   now?: () => number
+  /**
+   * Remember verdicts per certificate SHA-256 (and what each header text identifies), so a
+   * returning client costs a lookup. Bounded; entries live at most `ttlSeconds` and never past
+   * the certificate's notAfter. `false` turns caching off. Default
+   * `{ maxEntries: 10000, maxBytes: 32 MiB, ttlSeconds: 600 }`.
+   */
+  cache?: CacheOptions | false
+}
+
+/** Bounds for the verifier's caches. */
+export interface CacheOptions {
+  maxEntries?: number
+  maxBytes?: number
+  ttlSeconds?: number
 }
 
 /** What verification found: a certificate (or none, in `accept` mode), or a refusal. */
@@ -69,6 +84,8 @@ interface CompiledOptions {
   readonly maxChainLength: number
   readonly toleranceMs: number
   readonly now: () => number
+  readonly cache: Required<CacheOptions> | null
+  readonly cacheTtlMs: number
 }
 
 /**
@@ -81,9 +98,18 @@ interface CompiledOptions {
  */
 export function createClientCertVerifier(options: ClientCertOptions): ClientCertVerifier {
   const compiled = compileOptions(options)
+  const limits = compiled.cache
+  const caches: Caches | null =
+    limits === null
+      ? null
+      : {
+          // The header texts are the larger keys, so they get a quarter of the byte budget.
+          identities: new BoundedCache({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes / 4 }),
+          verdicts: new BoundedCache({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes }),
+        }
   return async function verifyRequest(request: Request): Promise<VerifyResult> {
     try {
-      return { ok: true, certificate: await verifyOrThrow(request, compiled) }
+      return { ok: true, certificate: await verifyOrThrow(request, compiled, caches) }
     } catch (error) {
       if (isCertgateError(error)) return { ok: false, error }
       // Whatever else went wrong (a bug, a hook that threw), the request is refused, not crashed.
@@ -123,6 +149,7 @@ function compileOptions(options: ClientCertOptions): CompiledOptions {
     maxChainLength = 8,
     clockToleranceSeconds = 0,
     now = Date.now,
+    cache = {},
   } = options
   if (mode !== 'require' && mode !== 'accept') {
     throw new TypeError(`certgate: mode must be 'require' or 'accept', not ${JSON.stringify(mode)}`)
@@ -158,6 +185,7 @@ function compileOptions(options: ClientCertOptions): CompiledOptions {
   if (typeof element === 'string' && element !== 'rightmost' && element !== 'leftmost') {
     throw new TypeError("certgate: element must be 'rightmost', 'leftmost' or { fromRight: n }")
   }
+  const cacheLimits = cache === false ? null : compileCacheOptions(cache)
   return {
     allow: compiledAllow,
     authorize: authorize ?? null,
@@ -168,7 +196,22 @@ function compileOptions(options: ClientCertOptions): CompiledOptions {
     maxChainLength,
     toleranceMs: clockToleranceSeconds * 1000,
     now,
+    cache: cacheLimits,
+    cacheTtlMs: (cacheLimits?.ttlSeconds ?? 0) * 1000,
   }
+}
+
+function compileCacheOptions(cache: CacheOptions): Required<CacheOptions> {
+  if (typeof cache !== 'object' || cache === null) {
+    throw new TypeError('certgate: cache must be an object of limits or false')
+  }
+  const { maxEntries = 10_000, maxBytes = 32 * 1024 * 1024, ttlSeconds = 600 } = cache
+  assertPositiveInteger('cache.maxEntries', maxEntries)
+  assertPositiveInteger('cache.maxBytes', maxBytes)
+  if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
+    throw new TypeError('certgate: cache.ttlSeconds must be a positive number')
+  }
+  return { maxEntries, maxBytes, ttlSeconds }
 }
 
 function assertPositiveInteger(name: string, value: number): void {
@@ -177,7 +220,25 @@ function assertPositiveInteger(name: string, value: number): void {
   }
 }
 
-async function verifyOrThrow(request: Request, options: CompiledOptions): Promise<ClientCertificate | null> {
+/** What a header value identifies: the leaf's DER and SHA-256, after the Hash check. */
+interface Identity {
+  readonly der: Uint8Array
+  readonly thumbprint: string
+}
+
+/** Per-verifier caches: a fresh verifier (new options) never sees another's verdicts. */
+interface Caches {
+  /** Header text → identity or refusal. A pure function of the text, so safe to remember. */
+  readonly identities: BoundedCache<Identity | CertgateError>
+  /** SHA-256 → the certificate that passed the checks, or its refusal. */
+  readonly verdicts: BoundedCache<ClientCertificate | CertgateError>
+}
+
+async function verifyOrThrow(
+  request: Request,
+  options: CompiledOptions,
+  caches: Caches | null
+): Promise<ClientCertificate | null> {
   const value = request.headers.get(options.header)
   if (value === null || value.trim() === '') {
     if (options.mode === 'accept') return null
@@ -187,6 +248,59 @@ async function verifyOrThrow(request: Request, options: CompiledOptions): Promis
   if (value.length > options.maxHeaderBytes) {
     throw new CertgateError('ERR_HEADER_TOO_LARGE', 'The forwarded client certificate header is too large.')
   }
+  const nowMs = options.now()
+  const identity = await remembered(caches?.identities, value, nowMs, options, () => identify(value, options))
+  const cert = await remembered(caches?.verdicts, identity.thumbprint, nowMs, options, () =>
+    judge(identity, nowMs, options)
+  )
+  // A cached verdict is re-checked against the clock, so time can only turn it into a refusal.
+  checkValidity(cert, nowMs, options.toleranceMs)
+  if (options.authorize !== null && (await options.authorize(cert, request)) !== true) {
+    throw notAllowed()
+  }
+  return cert
+}
+
+/** Looks a key up, or computes and stores it; a stored refusal is thrown again. */
+async function remembered<V extends object>(
+  cache: BoundedCache<V | CertgateError> | undefined,
+  key: string,
+  nowMs: number,
+  options: CompiledOptions,
+  compute: () => Promise<V>
+): Promise<V> {
+  const hit = cache?.get(key, nowMs)
+  if (hit !== undefined) {
+    if (hit instanceof CertgateError) throw hit
+    return hit
+  }
+  let value: V
+  try {
+    value = await compute()
+  } catch (error) {
+    if (cache !== undefined && error instanceof CertgateError) {
+      cache.set(key, error, nowMs + options.cacheTtlMs, key.length + 256)
+    }
+    throw error
+  }
+  cache?.set(key, value, acceptanceExpiry(value, nowMs, options), key.length + byteSize(value))
+  return value
+}
+
+function acceptanceExpiry(value: object, nowMs: number, options: CompiledOptions): number {
+  const ttlEnd = nowMs + options.cacheTtlMs
+  return value instanceof ClientCertificate
+    ? Math.min(ttlEnd, value.notAfter.getTime() + options.toleranceMs + 1)
+    : ttlEnd
+}
+
+function byteSize(value: object): number {
+  // A rough upper bound: the DER, its PEM-sized field strings, and object overhead.
+  return 'der' in value && value.der instanceof Uint8Array ? value.der.length * 3 + 512 : 512
+}
+
+/** Parses the header, picks the element, decodes its certificate and checks its Hash. */
+async function identify(value: string, options: CompiledOptions): Promise<Identity> {
   const element = pickElement(parseXfcc(value), options.element)
   const leafText = element.cert ?? element.chain
   if (leafText === undefined) {
@@ -197,15 +311,34 @@ async function verifyOrThrow(request: Request, options: CompiledOptions): Promis
       'The forwarded client certificate header carries no certificate (configure the proxy to forward Cert).'
     )
   }
-  const [leafDer] = decodeCertificates(leafText, { maxCertificates: options.maxChainLength })
+  const [der] = decodeCertificates(leafText, { maxCertificates: options.maxChainLength })
   if (element.cert !== undefined && element.chain !== undefined) {
     decodeCertificates(element.chain, { maxCertificates: options.maxChainLength })
   }
-  const cert = await readClientCertificate(leafDer!)
-  checkForwardedHash(cert, element.hash)
-  checkValidity(cert, options.now(), options.toleranceMs)
-  await checkAdmission(cert, request, options)
+  const thumbprint = await digestHex('SHA-256', der!)
+  checkForwardedHash(thumbprint, element.hash)
+  return { der: der!, thumbprint }
+}
+
+/** The certificate's own verdict: parse, expiry and allowlist. Independent of the request. */
+async function judge(identity: Identity, nowMs: number, options: CompiledOptions): Promise<ClientCertificate> {
+  const { allow } = options
+  // With thumbprints as the only list, a stranger is refused before any parsing.
+  if (allow !== null && allow !== 'any-valid' && allow.thumbprintsOnly && !allow.thumbprints.has(identity.thumbprint)) {
+    throw notAllowed()
+  }
+  const cert = await readClientCertificate(identity.der, { thumbprint: identity.thumbprint })
+  // Expiry is final, so it is remembered as a refusal; "not yet valid" is not, and is left to
+  // the per-request clock check.
+  if (cert.notAfter.getTime() + options.toleranceMs < nowMs) checkValidity(cert, nowMs, options.toleranceMs)
+  if (allow !== null && allow !== 'any-valid' && allow.size > 0 && matchAllowList(allow, cert) === null) {
+    throw notAllowed()
+  }
   return cert
+}
+
+function notAllowed(): CertgateError {
+  return new CertgateError('ERR_CERT_NOT_ALLOWED', 'The client certificate is not allowed.')
 }
 
 function pickElement(elements: XfccElement[], choice: XfccElementChoice): XfccElement {
@@ -216,14 +349,4 @@ function pickElement(elements: XfccElement[], choice: XfccElementChoice): XfccEl
     throw new CertgateError('ERR_XFCC_MALFORMED', 'The XFCC header has fewer elements than configured.')
   }
   return element
-}
-
-async function checkAdmission(cert: ClientCertificate, request: Request, options: CompiledOptions): Promise<void> {
-  const { allow, authorize } = options
-  if (allow !== null && allow !== 'any-valid' && allow.size > 0 && matchAllowList(allow, cert) === null) {
-    throw new CertgateError('ERR_CERT_NOT_ALLOWED', 'The client certificate is not allowed.')
-  }
-  if (authorize !== null && (await authorize(cert, request)) !== true) {
-    throw new CertgateError('ERR_CERT_NOT_ALLOWED', 'The client certificate is not allowed.')
-  }
 }
