@@ -1,0 +1,78 @@
+/**
+ * Micro benchmarks: median µs per operation for each step of one verification, for RSA-2048 and
+ * P-256 leaves, in whichever runtime runs this file (Node via tsx, Bun, Deno).
+ * @module
+ */
+import 'reflect-metadata'
+import { X509Certificate } from '@peculiar/x509'
+import { parseXfcc } from '../src/xfcc.ts'
+import { decodeCertificates } from '../src/pem.ts'
+import { digestHex, readClientCertificate } from '../src/certificate.ts'
+import { readCertificateFields } from '../src/x509-fields.ts'
+import { compileAllowList, matchAllowList } from '../src/policy.ts'
+import { createClientCertVerifier } from '../src/verify.ts'
+import { BENCH_CN, envoyHeader, makeTemplate, variantDer } from './fixtures.ts'
+
+export interface MicroResult {
+  name: string
+  us: number
+  target?: number
+}
+
+/** Median µs per call over `rounds` rounds of `ops` calls, after a warm-up. */
+export async function microsecondsPerOp(
+  fn: (i: number) => unknown,
+  ops: number,
+  rounds = 5
+): Promise<number> {
+  for (let i = 0; i < Math.min(ops, 1000); i++) await fn(i)
+  const medians: number[] = []
+  let n = ops
+  for (let r = 0; r < rounds; r++) {
+    const start = performance.now()
+    for (let i = 0; i < ops; i++) await fn(n++)
+    medians.push(((performance.now() - start) * 1000) / ops)
+  }
+  medians.sort((a, b) => a - b)
+  return medians[Math.floor(medians.length / 2)]!
+}
+
+function request(header: string): Request {
+  return new Request('http://localhost/cert-info', { headers: { 'x-forwarded-client-cert': header } })
+}
+
+export async function runMicro(options: { smoke: boolean }): Promise<MicroResult[]> {
+  const ops = options.smoke ? 200 : 3000
+  const results: MicroResult[] = []
+  for (const algorithm of ['RSA-2048', 'P-256'] as const) {
+    const template = await makeTemplate(algorithm)
+    const subject = template.cert.subjectRfc4514
+    const header = envoyHeader(template.cert.der, subject)
+    const element = parseXfcc(header)[0]!
+    const der = template.cert.der
+    const cert = await readClientCertificate(der)
+    const allow = compileAllowList({ commonNames: [BENCH_CN] })
+    const tag = algorithm === 'RSA-2048' ? 'RSA' : 'P-256'
+    // Headers for the cold runs are made before timing, so only verification is measured.
+    const coldHeaders = Array.from({ length: ops * 7 + 1000 }, (_, i) => envoyHeader(variantDer(template, i), subject))
+    const cold = createClientCertVerifier({ allow: { commonNames: [BENCH_CN] } })
+    const warm = createClientCertVerifier({ allow: { commonNames: [BENCH_CN] } })
+
+    const add = async (name: string, fn: (i: number) => unknown, target?: number): Promise<void> => {
+      const us = await microsecondsPerOp(fn, ops)
+      results.push(target === undefined ? { name: `${name} (${tag})`, us } : { name: `${name} (${tag})`, us, target })
+    }
+    await add('parseXfcc, Envoy header', () => parseXfcc(header))
+    await add('decode URL-encoded PEM → DER', () => decodeCertificates(element.cert!, { maxCertificates: 8 }))
+    await add('SHA-256 thumbprint (WebCrypto, awaited)', () => digestHex('SHA-256', der))
+    await add('read fields, certgate DER reader', () => readCertificateFields(der))
+    await add('read fields, @peculiar/x509 (reference)', () => {
+      const x = new X509Certificate(der as Uint8Array<ArrayBuffer>)
+      return [x.subject, x.issuer, x.serialNumber, x.extensions.length]
+    })
+    await add('allowlist match', () => matchAllowList(allow, cert))
+    await add('verify, cache hit (returning client)', () => warm(request(header)))
+    await add('verify, cold (new certificate each call)', (i) => cold(request(coldHeaders[i % coldHeaders.length]!)), 100)
+  }
+  return results
+}

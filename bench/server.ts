@@ -1,0 +1,52 @@
+/**
+ * The server the HTTP benchmark drives, in whichever runtime runs it: `bare` is Hono answering
+ * /cert-info with a fixed JSON body of the same shape; `certgate` puts the middleware in front.
+ * Usage: <runtime> bench/server.ts <bare|certgate> <port>; prints "listening" when ready.
+ * @module
+ */
+import { Hono } from 'hono'
+import { clientCert } from '../src/hono.ts'
+import { BENCH_CN } from './fixtures.ts'
+
+declare const Bun: { serve(options: { port: number; hostname: string; fetch: (r: Request) => Response | Promise<Response> }): unknown } | undefined
+declare const Deno:
+  | { args: string[]; serve(options: { port: number; hostname: string; onListen?: () => void }, fetch: (r: Request) => Response | Promise<Response>): unknown }
+  | undefined
+
+const args: string[] = typeof Deno !== 'undefined' ? Deno.args : (globalThis as { process?: { argv: string[] } }).process!.argv.slice(2)
+const [variant = 'bare', portText = '8000'] = args
+const port = Number(portText)
+
+const FIXED = {
+  thumbprint: '0'.repeat(64),
+  thumbprint_sha1: '0'.repeat(40),
+  common_name: BENCH_CN,
+  subject: `CN=${BENCH_CN}`,
+  issuer: 'CN=issuer',
+  serial_number: '01',
+  not_before: new Date(0).toISOString(),
+  not_after: new Date(0).toISOString(),
+  dns_names: [],
+  uris: [],
+  emails: [],
+  ips: [],
+  spiffe_id: null,
+}
+
+const app = new Hono()
+if (variant === 'certgate') {
+  app.use(clientCert({ allow: { commonNames: [BENCH_CN] } }))
+  app.get('/cert-info', (c) => c.json(c.var.clientCert))
+} else {
+  app.get('/cert-info', (c) => c.json(FIXED))
+}
+
+if (typeof Bun !== 'undefined') {
+  Bun.serve({ port, hostname: '127.0.0.1', fetch: app.fetch })
+  console.log('listening')
+} else if (typeof Deno !== 'undefined') {
+  Deno.serve({ port, hostname: '127.0.0.1', onListen: () => console.log('listening') }, app.fetch)
+} else {
+  const { serve } = await import('@hono/node-server')
+  serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => console.log('listening'))
+}
