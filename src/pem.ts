@@ -126,12 +126,13 @@ export function encodeBase64(bytes: Uint8Array): string {
   return btoa(binary)
 }
 
-/** DER → PEM with 64-character lines, as OpenSSL writes it. */
-export function encodePem(der: Uint8Array): string {
+/** DER → PEM with 64-character lines, as OpenSSL writes it; `label` defaults to CERTIFICATE. */
+export function encodePem(der: Uint8Array, options: { label?: string } = {}): string {
+  const { label = 'CERTIFICATE' } = options
   const base64 = encodeBase64(der)
   let body = ''
   for (let i = 0; i < base64.length; i += 64) body += `${base64.slice(i, i + 64)}\n`
-  return `-----BEGIN CERTIFICATE-----\n${body}-----END CERTIFICATE-----\n`
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`
 }
 
 function malformed(message: string): CertgateError {
