@@ -20,6 +20,8 @@ export type CertgateErrorCode =
   | 'ERR_UPSTREAM_TIMEOUT'
   | 'ERR_UPSTREAM_STATUS'
   | 'ERR_UPSTREAM_BODY'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_INTERNAL'
 
 interface CodeInfo {
   readonly status: number
@@ -41,6 +43,8 @@ const CODES: Readonly<Record<CertgateErrorCode, CodeInfo>> = {
   ERR_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out' },
   ERR_UPSTREAM_STATUS: { status: 502, title: 'Upstream answered with an error status' },
   ERR_UPSTREAM_BODY: { status: 502, title: 'Upstream answered with an unusable body' },
+  ERR_NOT_FOUND: { status: 404, title: 'Not found' },
+  ERR_INTERNAL: { status: 500, title: 'Internal error' },
 }
 
 /** The RFC 9457 problem document certgate answers with. */

@@ -1,0 +1,206 @@
+/**
+ * Node adapter (`certgate/node`): serves a fetch-style app (a Hono app, or anything with
+ * `fetch(request)`) on `@hono/node-server`, and shuts it down gracefully on SIGTERM / SIGINT,
+ * the way Azure Container Apps stops a revision: stop accepting, let in-flight requests finish
+ * within a bound, then exit 0.
+ * @module
+ */
+import type { Server } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { createAdaptorServer } from '@hono/node-server'
+
+/** Anything with a Web `fetch` handler: a Hono app, or `{ fetch }`. */
+export interface FetchApp {
+  fetch: (request: Request, ...rest: any[]) => Response | Promise<Response>
+}
+
+/** Options for {@link serve}. */
+export interface ServeOptions {
+  port: number
+  /** Default: all interfaces, as `http.Server.listen` does without a host. */
+  hostname?: string
+  /** How long in-flight requests may run after a signal before their connections are cut. */
+  shutdownTimeoutMs?: number
+  /** The signals that start a graceful shutdown. */
+  signals?: readonly NodeJS.Signals[]
+  /** Called once the server listens. */
+  onListen?: (info: ListenAddress) => void
+  /** Exit the process (code 0) once a signal-started shutdown is done. */
+  exit?: boolean
+}
+
+/** Where the server listens. */
+export interface ListenAddress {
+  address: string
+  port: number
+}
+
+/** What {@link serve} returns. */
+export interface ServeHandle {
+  /** The underlying Node server. */
+  server: Server
+  /** Graceful close, as on a signal but without exiting. Idempotent: every call shares one. */
+  close(): Promise<void>
+  /** Where it listens; null until it does, and after it closed. */
+  readonly address: ListenAddress | null
+}
+
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000
+const DEFAULT_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']
+// A keep-alive connection that was busy when the shutdown began becomes idle once its response
+// is sent; this is how soon it is then closed.
+const IDLE_SWEEP_MS = 50
+
+/**
+ * Serves `app` on Node with graceful shutdown.
+ *
+ * On the first of `signals`: the server stops accepting, idle keep-alive connections are closed,
+ * in-flight requests may finish for up to `shutdownTimeoutMs`, then the remaining connections are
+ * cut (logged on stderr) and the process exits 0 — a cut after the bound is still an orderly
+ * stop that the platform asked for, not a crash. A second signal cuts them at once.
+ * The signal listeners are removed when the server closes, whatever closed it.
+ *
+ * @param {FetchApp} app - a Hono app or any `{ fetch(request) }`.
+ * @param {ServeOptions} options - where to listen, and how to shut down.
+ * @param {number} options.port - the TCP port; 0 picks a free one.
+ * @param {string} [options.hostname] - default all interfaces.
+ * @param {number} [options.shutdownTimeoutMs=10000] - bound for in-flight requests on shutdown.
+ * @param {NodeJS.Signals[]} [options.signals=['SIGTERM','SIGINT']] - signals that shut down.
+ * @param {Function} [options.onListen] - called with `{ address, port }` once listening.
+ * @param {boolean} [options.exit=true] - `process.exit(0)` after a signal-started shutdown.
+ * @returns {ServeHandle} the server, a graceful `close()`, and the bound address.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono'
+ * import { serve } from 'certgate/node'
+ *
+ * const app = new Hono().get('/health', (c) => c.json({ status: 'ok' }))
+ * serve(app, {
+ *   port: 8000,
+ *   onListen: ({ address, port }) => console.log(`listening on ${address}:${port}`),
+ * })
+ * ```
+ */
+export function serve(app: FetchApp, options: ServeOptions): ServeHandle {
+  const {
+    port,
+    hostname,
+    shutdownTimeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    signals = DEFAULT_SIGNALS,
+    onListen,
+    exit = true,
+  } = options
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError('serve: port must be an integer from 0 to 65535')
+  }
+  if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) {
+    throw new RangeError('serve: shutdownTimeoutMs must be a non-negative number')
+  }
+
+  // Without `createServer` the adaptor builds a plain `http.Server`; its type also allows http2.
+  const server = createAdaptorServer({ fetch: app.fetch.bind(app), hostname }) as Server
+  const openSockets = trackSockets(server)
+  let closing: Promise<void> | null = null
+
+  function close(): Promise<void> {
+    // Listening starts after a DNS lookup; closing before it would leave the server running.
+    closing ??= whenStarted(server)
+      .then(() => shutDown(server, shutdownTimeoutMs, openSockets))
+      .finally(removeSignalListeners)
+    return closing
+  }
+
+  function onSignal(signal: NodeJS.Signals): void {
+    if (closing !== null) {
+      console.error(`certgate: ${signal} again during shutdown; closing all connections now`)
+      server.closeAllConnections()
+      return
+    }
+    console.error(
+      `certgate: ${signal} received; finishing in-flight requests (up to ${shutdownTimeoutMs} ms)`
+    )
+    void close().then(() => {
+      if (exit) process.exit(0)
+    })
+  }
+
+  function removeSignalListeners(): void {
+    for (const signal of signals) process.off(signal, onSignal)
+  }
+
+  for (const signal of signals) process.on(signal, onSignal)
+  // Closed by someone else (e.g. `handle.server.close()`): the listeners must not outlive it.
+  server.once('close', removeSignalListeners)
+  server.listen(port, hostname, () => {
+    const info = listenAddress(server)
+    if (info !== null) onListen?.(info)
+  })
+
+  return {
+    server,
+    close,
+    get address(): ListenAddress | null {
+      return listenAddress(server)
+    },
+  }
+}
+
+/** Resolves once the server listens, or failed to. */
+function whenStarted(server: Server): Promise<void> {
+  if (server.listening) return Promise.resolve()
+  return new Promise<void>((resolve) => {
+    function settle(): void {
+      server.off('listening', settle)
+      server.off('error', settle)
+      resolve()
+    }
+    server.once('listening', settle)
+    server.once('error', settle)
+  })
+}
+
+/** The bound address, or null when the server is not listening (or on a pipe). */
+function listenAddress(server: Server): ListenAddress | null {
+  const info = server.address() as AddressInfo | string | null
+  if (info === null || typeof info === 'string') return null
+  return { address: info.address, port: info.port }
+}
+
+/**
+ * Stops accepting, closes idle connections as they become idle, and after `timeoutMs` cuts
+ * whatever is left. Resolves once every connection is gone.
+ */
+function shutDown(server: Server, timeoutMs: number, openSockets: () => number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS)
+    const force = setTimeout(() => {
+      const open = openSockets()
+      console.error(
+        `certgate: shutdown bound of ${timeoutMs} ms reached; cutting ${open} connection(s)`
+      )
+      server.closeAllConnections()
+    }, timeoutMs)
+    // The timers must not keep the process alive once the server is gone.
+    sweep.unref()
+    force.unref()
+    server.close(() => {
+      clearInterval(sweep)
+      clearTimeout(force)
+      resolve()
+    })
+    server.closeIdleConnections()
+  })
+}
+
+/** Tracks the server's open sockets (Node exposes only a count, and only asynchronously). */
+function trackSockets(server: Server): () => number {
+  const sockets = new Set<Socket>()
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+  return function openSockets(): number {
+    return sockets.size
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The reference Azure Container Apps service as a Hono app: `/health` for the platform's probes,
+ * and behind the client certificate check `/cert-info` and the two outbound routes (through the
+ * Dapr sidecar, and direct). Every failure is an `application/problem+json` answer. Web APIs
+ * only: the same app runs on Node, Bun and Deno.
+ * @module
+ */
+import { Hono } from 'hono'
+import type { Context, ErrorHandler, Handler, NotFoundHandler } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import { CertgateError, isCertgateError, problemResponse } from '../errors.ts'
+import { clientCert } from '../hono.ts'
+import type { ServiceConfig } from './config.ts'
+import { daprInvokeUrl, getJson } from './outbound.ts'
+
+/** What the service may be given instead of the globals; tests and demos pass their own fetch. */
+export interface ServiceDeps {
+  fetch?: typeof fetch
+}
+
+/** `/cert-info` in `accept` mode without a certificate: the recipe's keys, both null. */
+export const NO_CERTIFICATE_INFO = Object.freeze({ thumbprint: null, common_name: null })
+
+// W3C Trace Context: version-traceid-parentid-flags, lowercase hex; `ff` is not a version, and
+// all-zero ids are invalid.
+const TRACEPARENT =
+  /^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$/
+const TRACESTATE_MAX_CHARS = 512
+
+/**
+ * The service: `GET /health` without a certificate (ACA's probes bypass the ingress and carry
+ * none), every other route behind the certificate check, unknown routes 404 only after it.
+ *
+ * @example
+ * ```ts
+ * const app = createServiceApp(parseServiceConfig(process.env))
+ * serve(app, { port: 8000 })
+ * ```
+ */
+export function createServiceApp(config: ServiceConfig, deps: ServiceDeps = {}): Hono {
+  const app = new Hono()
+  app.get('/health', health)
+  // Registered after /health, whose handler answers without calling next().
+  app.use(
+    clientCert({
+      allow: {
+        thumbprints: config.allowedThumbprints,
+        commonNames: config.allowedCommonNames,
+      },
+      mode: config.clientCertMode,
+    })
+  )
+  app.get('/cert-info', certInfo)
+  app.get('/call-backend/dapr', daprRoute(config, deps))
+  app.get('/call-backend/direct', directRoute(config, deps))
+  app.notFound(notFound)
+  app.onError(onError)
+  return app
+}
+
+/** `GET /health`: liveness and readiness; calls nothing, so a slow backend never fails a probe. */
+export function health(c: Context): Response {
+  return c.json({ status: 'ok' })
+}
+
+/** `GET /cert-info`: the verified certificate as JSON, or {@link NO_CERTIFICATE_INFO}. */
+export function certInfo(c: Context): Response {
+  const cert = c.get('clientCert')
+  return cert === null ? c.json(NO_CERTIFICATE_INFO) : c.json(cert)
+}
+
+/** `GET /call-backend/dapr`: the target app's `/health` through the Dapr sidecar. */
+export function daprRoute(config: ServiceConfig, deps: ServiceDeps = {}): Handler {
+  const url = daprInvokeUrl(config.daprHttpPort, config.daprTargetAppId, 'health')
+  return async function callDapr(c: Context): Promise<Response> {
+    const headers = traceHeaders(c.req.raw.headers)
+    if (config.daprApiToken !== null) headers['dapr-api-token'] = config.daprApiToken
+    const status = await getJson(url, outboundOptions(config, deps, headers))
+    return c.json({ path: 'dapr', status })
+  }
+}
+
+/** `GET /call-backend/direct`: the backend's `/health` over plain HTTP(S), no sidecar. */
+export function directRoute(config: ServiceConfig, deps: ServiceDeps = {}): Handler {
+  const url = `${config.directBackendUrl}/health`
+  return async function callDirect(c: Context): Promise<Response> {
+    const headers = traceHeaders(c.req.raw.headers)
+    const status = await getJson(url, outboundOptions(config, deps, headers))
+    return c.json({ path: 'direct', status })
+  }
+}
+
+function outboundOptions(
+  config: ServiceConfig,
+  deps: ServiceDeps,
+  headers: Record<string, string>
+): { timeoutMs: number; headers: Record<string, string>; fetch?: typeof fetch } {
+  const options = { timeoutMs: config.outboundTimeoutMs, headers }
+  return deps.fetch === undefined ? options : { ...options, fetch: deps.fetch }
+}
+
+/**
+ * The W3C trace context to pass on, so the outbound call joins the caller's trace. A malformed
+ * `traceparent` is dropped together with `tracestate`, as the Trace Context spec asks.
+ */
+export function traceHeaders(incoming: Headers): Record<string, string> {
+  const traceparent = incoming.get('traceparent')
+  if (traceparent === null || !TRACEPARENT.test(traceparent)) return {}
+  const tracestate = incoming.get('tracestate')
+  return tracestate === null || tracestate.length > TRACESTATE_MAX_CHARS
+    ? { traceparent }
+    : { traceparent, tracestate }
+}
+
+/** Unknown routes: 404 problem+json. Reached only with a certificate the check accepted. */
+export const notFound: NotFoundHandler = function notFound(): Response {
+  return problemResponse(new CertgateError('ERR_NOT_FOUND', 'There is no route for this method and path.'))
+}
+
+/**
+ * Coded errors (the certificate check's refusals, outbound failures) as their problem+json; any
+ * other error as a bare 500 that shows nothing of it, logged for the operator.
+ */
+export const onError: ErrorHandler = function onError(error: Error): Response {
+  if (error instanceof HTTPException) return error.getResponse()
+  if (isCertgateError(error)) return problemResponse(error)
+  console.error('certgate service: unexpected error', error)
+  return problemResponse(new CertgateError('ERR_INTERNAL', 'The service failed to handle the request.'))
+}

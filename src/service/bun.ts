@@ -1,0 +1,33 @@
+/**
+ * The reference service on Bun (`bun src/service/bun.ts`). On SIGTERM / SIGINT it stops
+ * accepting and lets in-flight requests finish, up to 10 s, then exits 0.
+ * @module
+ */
+import { createServiceApp } from './app.ts'
+import { loadConfigOrExit, startupLine } from './startup.ts'
+
+// Only what this file uses of Bun's API; our tsconfig has no Bun types.
+declare const Bun: {
+  serve(options: {
+    port: number
+    hostname: string
+    fetch: (request: Request, server: unknown) => Response | Promise<Response>
+  }): { hostname: string; port: number; stop(closeActiveConnections?: boolean): Promise<void> }
+}
+
+const SHUTDOWN_TIMEOUT_MS = 10_000
+
+const config = loadConfigOrExit(process.env, process.exit)
+const server = Bun.serve({
+  port: config.port,
+  hostname: process.env.HOST ?? '0.0.0.0',
+  fetch: createServiceApp(config).fetch,
+})
+console.log(startupLine(config, { address: server.hostname, port: server.port }))
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    setTimeout(() => void server.stop(true), SHUTDOWN_TIMEOUT_MS).unref()
+    void server.stop().then(() => process.exit(0))
+  })
+}

@@ -1,0 +1,43 @@
+/**
+ * The reference service on Deno (`deno run -A src/service/deno.ts`). On SIGTERM / SIGINT it
+ * stops accepting and lets in-flight requests finish, up to 10 s, then exits 0.
+ * @module
+ */
+import { createServiceApp } from './app.ts'
+import { loadConfigOrExit, startupLine } from './startup.ts'
+
+// Only what this file uses of Deno's API; our tsconfig has no Deno types.
+declare const Deno: {
+  env: { toObject(): Record<string, string> }
+  exit(code: number): never
+  addSignalListener(signal: 'SIGTERM' | 'SIGINT', handler: () => void): void
+  serve(
+    options: {
+      port: number
+      hostname: string
+      onListen: (address: { hostname: string; port: number }) => void
+    },
+    handler: (request: Request, info: unknown) => Response | Promise<Response>
+  ): { shutdown(): Promise<void> }
+}
+
+const SHUTDOWN_TIMEOUT_MS = 10_000
+
+const env = Deno.env.toObject()
+const config = loadConfigOrExit(env, Deno.exit)
+const server = Deno.serve(
+  {
+    port: config.port,
+    hostname: env.HOST ?? '0.0.0.0',
+    onListen: ({ hostname, port }) => console.log(startupLine(config, { address: hostname, port })),
+  },
+  createServiceApp(config).fetch
+)
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  Deno.addSignalListener(signal, () => {
+    // Deno.serve has no forced close; past the bound, exiting drops what is left.
+    setTimeout(() => Deno.exit(0), SHUTDOWN_TIMEOUT_MS)
+    void server.shutdown().then(() => Deno.exit(0))
+  })
+}

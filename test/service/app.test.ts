@@ -1,0 +1,544 @@
+/**
+ * The reference service end to end through `app.request()`, against real loopback servers: a
+ * backend, a stand-in Dapr sidecar speaking Dapr's HTTP invoke contract, and a server that
+ * accepts and never answers. Every route, with and without a certificate, exact status and code.
+ * @module
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { Buffer } from 'node:buffer'
+import { createServer } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { Hono } from 'hono'
+import type { ServiceConfig } from '../../src/service/config.ts'
+import { createServiceApp, onError, traceHeaders } from '../../src/service/app.ts'
+import { createTestPki, type TestCertificate, xfccHeader } from '../../src/testing.ts'
+
+const BOUNDED = { timeout: 10_000 }
+const OUTBOUND_TIMEOUT_MS = 500
+const SLACK_MS = 1000
+const ALLOWED_CN = 'api-client.contoso.com'
+const DAPR_TOKEN = 'sidecar-token-123'
+const BACKEND_HEALTH = { status: 'healthy', service: 'backend' }
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+const TRACESTATE = 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7'
+
+interface Seen {
+  method: string
+  url: string
+  headers: IncomingHttpHeaders
+}
+
+interface Loopback {
+  url: string
+  port: number
+  seen: Seen[]
+  close: () => Promise<void>
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>
+
+const open: Loopback[] = []
+
+/** A server on 127.0.0.1 that records each request; `close` also ends never-answered ones. */
+async function listen(handler: Handler): Promise<Loopback> {
+  const seen: Seen[] = []
+  const sockets = new Set<Socket>()
+  const server = createServer((req, res) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers })
+    void handler(req, res)
+  })
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  let closed: Promise<void> | null = null
+  const loopback: Loopback = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    seen,
+    close: (): Promise<void> => {
+      closed ??= new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      })
+      return closed
+    },
+  }
+  open.push(loopback)
+  return loopback
+}
+
+/** A port nothing listens on: bound, then released. */
+async function freePort(): Promise<number> {
+  const server = await listen(() => {})
+  await server.close()
+  return server.port
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  })
+  res.end(text)
+}
+
+/** A backend app: `/health` answers JSON, anything else 404. */
+function backend(req: IncomingMessage, res: ServerResponse): void {
+  if (req.url === '/health') return sendJson(res, 200, BACKEND_HEALTH)
+  sendJson(res, 404, { error: 'not found' })
+}
+
+/**
+ * A stand-in Dapr sidecar, after daprd's HTTP API (pkg/api/http): with an API token set, a
+ * request without the right `dapr-api-token` gets 401 text/plain `invalid api token`; the target
+ * comes from the `dapr-app-id` header (the path is then the method) or from
+ * `/v1.0/invoke/{app-id}/method/{method}`; neither → 404 ERR_DIRECT_INVOKE; an unknown app-id →
+ * 500 ERR_DIRECT_INVOKE; otherwise the call goes to the app, without the Dapr headers, and its
+ * status and body come back as they are.
+ */
+function daprSidecar(options: { apps: Record<string, string>; token?: string }): Handler {
+  return async function sidecar(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (options.token !== undefined && req.headers['dapr-api-token'] !== options.token) {
+      res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' })
+      res.end('invalid api token\n')
+      return
+    }
+    const target = invokeTarget(req)
+    if (target === null) {
+      sendJson(res, 404, {
+        errorCode: 'ERR_DIRECT_INVOKE',
+        message: 'failed getting app id either from the URL path or the header dapr-app-id',
+      })
+      return
+    }
+    const base = options.apps[target.appId]
+    if (base === undefined) {
+      sendJson(res, 500, {
+        errorCode: 'ERR_DIRECT_INVOKE',
+        message:
+          `failed to invoke, id: ${target.appId}, ` +
+          `err: couldn't find service: ${target.appId}`,
+      })
+      return
+    }
+    const headers = new Headers()
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (['dapr-api-token', 'dapr-app-id', 'host', 'connection'].includes(name)) continue
+      if (typeof value === 'string') headers.set(name, value)
+    }
+    const upstream = await fetch(`${base}/${target.method}`, { method: req.method, headers })
+    const body = Buffer.from(await upstream.arrayBuffer())
+    res.writeHead(upstream.status, {
+      'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream',
+      'content-length': body.byteLength,
+    })
+    res.end(body)
+  }
+}
+
+function invokeTarget(req: IncomingMessage): { appId: string; method: string } | null {
+  const path = new URL(req.url ?? '/', 'http://sidecar').pathname
+  const header = req.headers['dapr-app-id']
+  if (typeof header === 'string' && header !== '') {
+    return { appId: header, method: path.replace(/^\/+/, '') }
+  }
+  const match = /^\/v1\.0\/invoke\/([^/]+)\/method\/(.+)$/.exec(path)
+  return match === null ? null : { appId: decodeURIComponent(match[1]!), method: match[2]! }
+}
+
+interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  code?: string
+  upstreamStatus?: number
+  upstreamError?: { errorCode: string; message: string }
+}
+
+async function assertProblem(res: Response, status: number, code: string | null): Promise<Problem> {
+  const text = await res.text()
+  assert.equal(res.status, status, text)
+  assert.equal(res.headers.get('content-type'), 'application/problem+json')
+  const body = JSON.parse(text) as Problem
+  assert.equal(body.status, status)
+  if (code === null) assert.equal(body.code, undefined)
+  else assert.equal(body.code, code)
+  return body
+}
+
+describe('reference service', () => {
+  let allowed: TestCertificate
+  let pinned: TestCertificate
+  let unknown: TestCertificate
+  let api: Loopback
+  let sidecar: Loopback
+  let tokenSidecar: Loopback
+  let silent: Loopback
+  let textServer: Loopback
+  let nobody: number
+
+  /** The service's configuration pointed at the loopback servers, with `overrides`. */
+  function configWith(overrides: Partial<ServiceConfig> = {}): ServiceConfig {
+    return {
+      port: 8000,
+      allowedThumbprints: [pinned.thumbprint],
+      allowedCommonNames: [ALLOWED_CN],
+      directBackendUrl: api.url,
+      daprHttpPort: sidecar.port,
+      daprTargetAppId: 'backend',
+      daprApiToken: null,
+      outboundTimeoutMs: OUTBOUND_TIMEOUT_MS,
+      clientCertMode: 'require',
+      ...overrides,
+    }
+  }
+
+  function get(
+    app: Hono,
+    path: string,
+    options: { cert?: TestCertificate; headers?: Record<string, string> } = {}
+  ): Promise<Response> {
+    const headers = new Headers(options.headers)
+    if (options.cert !== undefined) headers.set('x-forwarded-client-cert', xfccHeader(options.cert))
+    return Promise.resolve(app.request(new Request(`http://service.test${path}`, { headers })))
+  }
+
+  before(async () => {
+    const pki = await createTestPki()
+    allowed = await pki.issue({ commonName: ALLOWED_CN, dnsNames: [ALLOWED_CN] })
+    pinned = await pki.issue({ commonName: 'pinned-by-thumbprint' })
+    unknown = await pki.issue({ commonName: 'intruder.example' })
+    api = await listen(backend)
+    const broken = await listen((_req, res) => sendJson(res, 503, { status: 'down' }))
+    sidecar = await listen(daprSidecar({ apps: { backend: api.url, broken: broken.url } }))
+    tokenSidecar = await listen(daprSidecar({ apps: { backend: api.url }, token: DAPR_TOKEN }))
+    silent = await listen(() => {})
+    textServer = await listen((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' })
+      res.end('<html>maintenance</html>')
+    })
+    nobody = await freePort()
+  })
+
+  after(async () => {
+    await Promise.all(open.map((server) => server.close()))
+  })
+
+  describe('GET /health', () => {
+    it('answers 200 without a certificate and calls nothing', BOUNDED, async () => {
+      const calls = api.seen.length + sidecar.seen.length
+      const res = await get(createServiceApp(configWith()), '/health')
+      assert.equal(res.status, 200)
+      assert.deepEqual(await res.json(), { status: 'ok' })
+      assert.equal(api.seen.length + sidecar.seen.length, calls)
+    })
+
+    it('answers 200 even with a malformed forwarded certificate header', BOUNDED, async () => {
+      const res = await get(createServiceApp(configWith()), '/health', {
+        headers: { 'x-forwarded-client-cert': 'Hash=zz;Cert="garbage' },
+      })
+      assert.equal(res.status, 200)
+    })
+  })
+
+  describe('GET /cert-info', () => {
+    it('answers 200 with the certificate allowed by common name', BOUNDED, async () => {
+      const res = await get(createServiceApp(configWith()), '/cert-info', { cert: allowed })
+      assert.equal(res.status, 200)
+      const body = (await res.json()) as Record<string, unknown>
+      assert.equal(body.thumbprint, allowed.thumbprint)
+      assert.match(body.thumbprint as string, /^[0-9A-F]{64}$/)
+      assert.equal(body.common_name, ALLOWED_CN)
+      assert.deepEqual(body.dns_names, [ALLOWED_CN])
+    })
+
+    it('answers 200 with the certificate allowed by thumbprint', BOUNDED, async () => {
+      const res = await get(createServiceApp(configWith()), '/cert-info', { cert: pinned })
+      assert.equal(res.status, 200)
+      const body = (await res.json()) as Record<string, unknown>
+      assert.equal(body.thumbprint, pinned.thumbprint)
+      assert.equal(body.common_name, 'pinned-by-thumbprint')
+    })
+
+    it('refuses a request without a certificate: 403 ERR_CERT_MISSING', BOUNDED, async () => {
+      const res = await get(createServiceApp(configWith()), '/cert-info')
+      await assertProblem(res, 403, 'ERR_CERT_MISSING')
+    })
+
+    it('refuses an unknown certificate: 403 ERR_CERT_NOT_ALLOWED', BOUNDED, async () => {
+      const res = await get(createServiceApp(configWith()), '/cert-info', { cert: unknown })
+      await assertProblem(res, 403, 'ERR_CERT_NOT_ALLOWED')
+    })
+
+    it('in accept mode answers 200 with null fields without a certificate', BOUNDED, async () => {
+      const app = createServiceApp(configWith({ clientCertMode: 'accept' }))
+      const none = await get(app, '/cert-info')
+      assert.equal(none.status, 200)
+      assert.deepEqual(await none.json(), { thumbprint: null, common_name: null })
+      const res = await get(app, '/cert-info', { cert: allowed })
+      assert.equal(((await res.json()) as { thumbprint: string }).thumbprint, allowed.thumbprint)
+      const refused = await get(app, '/cert-info', { cert: unknown })
+      await assertProblem(refused, 403, 'ERR_CERT_NOT_ALLOWED')
+    })
+  })
+
+  describe('GET /call-backend/dapr', () => {
+    it('answers 200 with the JSON the app returned through the sidecar', BOUNDED, async () => {
+      const before = sidecar.seen.length
+      const res = await get(createServiceApp(configWith()), '/call-backend/dapr', { cert: allowed })
+      assert.equal(res.status, 200)
+      assert.deepEqual(await res.json(), { path: 'dapr', status: BACKEND_HEALTH })
+      const call = sidecar.seen[before]!
+      assert.equal(call.method, 'GET')
+      assert.equal(call.url, '/v1.0/invoke/backend/method/health')
+      assert.equal(call.headers['dapr-api-token'], undefined)
+      // The client's certificate is the service's business, not the backend's.
+      assert.equal(call.headers['x-forwarded-client-cert'], undefined)
+    })
+
+    it('sends dapr-api-token when configured', BOUNDED, async () => {
+      const before = tokenSidecar.seen.length
+      const app = createServiceApp(
+        configWith({ daprHttpPort: tokenSidecar.port, daprApiToken: DAPR_TOKEN })
+      )
+      const res = await get(app, '/call-backend/dapr', { cert: allowed })
+      assert.equal(res.status, 200)
+      assert.deepEqual(await res.json(), { path: 'dapr', status: BACKEND_HEALTH })
+      assert.equal(tokenSidecar.seen[before]!.headers['dapr-api-token'], DAPR_TOKEN)
+    })
+
+    it('reports a sidecar that refuses the token: 502 upstreamStatus 401', BOUNDED, async () => {
+      const app = createServiceApp(configWith({ daprHttpPort: tokenSidecar.port }))
+      const res = await get(app, '/call-backend/dapr', { cert: allowed })
+      const body = await assertProblem(res, 502, 'ERR_UPSTREAM_STATUS')
+      assert.equal(body.upstreamStatus, 401)
+      assert.equal(body.upstreamError, undefined)
+      assert.ok(!JSON.stringify(body).includes(DAPR_TOKEN))
+    })
+
+    it('forwards the W3C traceparent and tracestate', BOUNDED, async () => {
+      const before = sidecar.seen.length
+      const res = await get(createServiceApp(configWith()), '/call-backend/dapr', {
+        cert: allowed,
+        headers: { traceparent: TRACEPARENT, tracestate: TRACESTATE },
+      })
+      assert.equal(res.status, 200)
+      const call = sidecar.seen[before]!
+      assert.equal(call.headers.traceparent, TRACEPARENT)
+      assert.equal(call.headers.tracestate, TRACESTATE)
+    })
+
+    it('sends no trace headers when the request has none', BOUNDED, async () => {
+      const before = sidecar.seen.length
+      await get(createServiceApp(configWith()), '/call-backend/dapr', { cert: allowed })
+      const call = sidecar.seen[before]!
+      assert.equal(call.headers.traceparent, undefined)
+      assert.equal(call.headers.tracestate, undefined)
+    })
+
+    it('refuses a request without a certificate: 403, sidecar not called', BOUNDED, async () => {
+      const calls = sidecar.seen.length + api.seen.length
+      const res = await get(createServiceApp(configWith()), '/call-backend/dapr')
+      await assertProblem(res, 403, 'ERR_CERT_MISSING')
+      assert.equal(sidecar.seen.length + api.seen.length, calls)
+    })
+
+    it('refuses an unknown certificate: 403, sidecar not called', BOUNDED, async () => {
+      const calls = sidecar.seen.length
+      const res = await get(createServiceApp(configWith()), '/call-backend/dapr', { cert: unknown })
+      await assertProblem(res, 403, 'ERR_CERT_NOT_ALLOWED')
+      assert.equal(sidecar.seen.length, calls)
+    })
+
+    it('reports Dapr error JSON for an unknown app-id: 502 upstreamError', BOUNDED, async () => {
+      const app = createServiceApp(configWith({ daprTargetAppId: 'no-such-app' }))
+      const res = await get(app, '/call-backend/dapr', { cert: allowed })
+      const body = await assertProblem(res, 502, 'ERR_UPSTREAM_STATUS')
+      assert.equal(body.upstreamStatus, 500)
+      assert.equal(body.upstreamError?.errorCode, 'ERR_DIRECT_INVOKE')
+      assert.match(body.upstreamError?.message ?? '', /^failed to invoke, id: no-such-app/)
+    })
+
+    it('passes on the status the app answered through the sidecar', BOUNDED, async () => {
+      const app = createServiceApp(configWith({ daprTargetAppId: 'broken' }))
+      const res = await get(app, '/call-backend/dapr', { cert: allowed })
+      const body = await assertProblem(res, 502, 'ERR_UPSTREAM_STATUS')
+      assert.equal(body.upstreamStatus, 503)
+    })
+
+    it('reports no sidecar listening: 502 ERR_UPSTREAM_UNREACHABLE', BOUNDED, async () => {
+      const app = createServiceApp(configWith({ daprHttpPort: nobody }))
+      const started = performance.now()
+      const res = await get(app, '/call-backend/dapr', { cert: allowed })
+      await assertProblem(res, 502, 'ERR_UPSTREAM_UNREACHABLE')
+      assert.ok(performance.now() - started < OUTBOUND_TIMEOUT_MS + SLACK_MS)
+    })
+
+    it('reports a sidecar that never answers: 504 ERR_UPSTREAM_TIMEOUT', BOUNDED, async () => {
+      const app = createServiceApp(configWith({ daprHttpPort: silent.port }))
+      const started = performance.now()
+      const res = await get(app, '/call-backend/dapr', { cert: allowed })
+      const elapsed = performance.now() - started
+      await assertProblem(res, 504, 'ERR_UPSTREAM_TIMEOUT')
+      assert.ok(elapsed >= OUTBOUND_TIMEOUT_MS - 50, `answered after ${elapsed} ms`)
+      assert.ok(elapsed < OUTBOUND_TIMEOUT_MS + SLACK_MS, `answered after ${elapsed} ms`)
+    })
+  })
+
+  describe('GET /call-backend/direct', () => {
+    it('answers 200 with the JSON the backend returned', BOUNDED, async () => {
+      const before = api.seen.length
+      const res = await get(createServiceApp(configWith()), '/call-backend/direct', {
+        cert: allowed,
+        headers: { traceparent: TRACEPARENT },
+      })
+      assert.equal(res.status, 200)
+      assert.deepEqual(await res.json(), { path: 'direct', status: BACKEND_HEALTH })
+      const call = api.seen[before]!
+      assert.equal(call.url, '/health')
+      assert.equal(call.headers.traceparent, TRACEPARENT)
+    })
+
+    it('refuses a request without a certificate: 403, backend not called', BOUNDED, async () => {
+      const calls = api.seen.length
+      const res = await get(createServiceApp(configWith()), '/call-backend/direct')
+      await assertProblem(res, 403, 'ERR_CERT_MISSING')
+      assert.equal(api.seen.length, calls)
+    })
+
+    it('in accept mode calls the backend without a certificate', BOUNDED, async () => {
+      const app = createServiceApp(configWith({ clientCertMode: 'accept' }))
+      const res = await get(app, '/call-backend/direct')
+      assert.equal(res.status, 200)
+      assert.deepEqual(await res.json(), { path: 'direct', status: BACKEND_HEALTH })
+    })
+
+    it('reports nothing listening: 502 ERR_UPSTREAM_UNREACHABLE', BOUNDED, async () => {
+      const app = createServiceApp(configWith({ directBackendUrl: `http://127.0.0.1:${nobody}` }))
+      const res = await get(app, '/call-backend/direct', { cert: allowed })
+      const body = await assertProblem(res, 502, 'ERR_UPSTREAM_UNREACHABLE')
+      assert.ok(!body.detail.includes(String(nobody)), 'the detail leaks the backend address')
+    })
+
+    it('reports a backend that never answers: 504 ERR_UPSTREAM_TIMEOUT', BOUNDED, async () => {
+      const app = createServiceApp(configWith({ directBackendUrl: silent.url }))
+      const started = performance.now()
+      const res = await get(app, '/call-backend/direct', { cert: allowed })
+      await assertProblem(res, 504, 'ERR_UPSTREAM_TIMEOUT')
+      assert.ok(performance.now() - started < OUTBOUND_TIMEOUT_MS + SLACK_MS)
+    })
+
+    it('reports a body that is not JSON: 502 ERR_UPSTREAM_BODY', BOUNDED, async () => {
+      const app = createServiceApp(configWith({ directBackendUrl: textServer.url }))
+      const res = await get(app, '/call-backend/direct', { cert: allowed })
+      await assertProblem(res, 502, 'ERR_UPSTREAM_BODY')
+    })
+
+    it('uses the fetch given in deps', BOUNDED, async () => {
+      let calls = 0
+      const counting = ((input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+        calls++
+        return fetch(input, init)
+      }) as typeof fetch
+      const app = createServiceApp(configWith(), { fetch: counting })
+      const res = await get(app, '/call-backend/direct', { cert: allowed })
+      assert.equal(res.status, 200)
+      assert.equal(calls, 1)
+    })
+  })
+
+  describe('unknown routes', () => {
+    it('answer 404 problem+json with an allowed certificate', BOUNDED, async () => {
+      const res = await get(createServiceApp(configWith()), '/admin', { cert: allowed })
+      const body = await assertProblem(res, 404, 'ERR_NOT_FOUND')
+      assert.equal(body.type, 'urn:certgate:error:ERR_NOT_FOUND')
+      assert.equal(body.title, 'Not found')
+    })
+
+    it('answer 403 without a certificate, revealing no route', BOUNDED, async () => {
+      const res = await get(createServiceApp(configWith()), '/admin')
+      await assertProblem(res, 403, 'ERR_CERT_MISSING')
+    })
+
+    it('include other methods on known paths', BOUNDED, async () => {
+      const app = createServiceApp(configWith())
+      const headers = { 'x-forwarded-client-cert': xfccHeader(allowed) }
+      const res = await app.request('/cert-info', { method: 'POST', headers })
+      await assertProblem(res, 404, 'ERR_NOT_FOUND')
+      const without = await app.request('/cert-info', { method: 'POST' })
+      await assertProblem(without, 403, 'ERR_CERT_MISSING')
+    })
+  })
+
+  describe('the stand-in sidecar', () => {
+    it('also serves the dapr-app-id header form of invocation', BOUNDED, async () => {
+      const res = await fetch(`${sidecar.url}/health`, { headers: { 'dapr-app-id': 'backend' } })
+      assert.equal(res.status, 200)
+      assert.deepEqual(await res.json(), BACKEND_HEALTH)
+      assert.equal(api.seen.at(-1)!.headers['dapr-app-id'], undefined)
+    })
+
+    it('answers 404 ERR_DIRECT_INVOKE without an app-id', BOUNDED, async () => {
+      const res = await fetch(`${sidecar.url}/health`)
+      assert.equal(res.status, 404)
+      assert.equal(((await res.json()) as { errorCode: string }).errorCode, 'ERR_DIRECT_INVOKE')
+    })
+  })
+})
+
+describe('onError', () => {
+  it('turns an unexpected error into a bare 500 problem, logged', BOUNDED, async () => {
+    const app = new Hono()
+    app.get('/boom', () => {
+      throw new Error('secret internals at /srv/app.ts:12')
+    })
+    app.onError(onError)
+    const logged: unknown[][] = []
+    const original = console.error
+    console.error = (...args: unknown[]): void => void logged.push(args)
+    let res: Response
+    try {
+      res = await app.request('/boom')
+    } finally {
+      console.error = original
+    }
+    const text = await res.text()
+    assert.equal(res.status, 500)
+    assert.equal(res.headers.get('content-type'), 'application/problem+json')
+    assert.ok(!text.includes('secret'), text)
+    assert.deepEqual(JSON.parse(text), {
+      type: 'urn:certgate:error:ERR_INTERNAL',
+      title: 'Internal error',
+      status: 500,
+      detail: 'The service failed to handle the request.',
+      code: 'ERR_INTERNAL',
+    })
+    assert.equal(logged.length, 1)
+  })
+})
+
+describe('traceHeaders', () => {
+  it('drops a malformed traceparent together with its tracestate', () => {
+    const cases: Array<[string, Record<string, string>]> = [
+      [TRACEPARENT, { traceparent: TRACEPARENT, tracestate: TRACESTATE }],
+      ['00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01', {}],
+      ['ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', {}],
+      ['00-00000000000000000000000000000000-00f067aa0ba902b7-01', {}],
+      ['00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01', {}],
+      ['garbage', {}],
+    ]
+    for (const [traceparent, expected] of cases) {
+      const headers = new Headers({ traceparent, tracestate: TRACESTATE })
+      assert.deepEqual(traceHeaders(headers), expected, traceparent)
+    }
+    assert.deepEqual(traceHeaders(new Headers({ tracestate: TRACESTATE })), {})
+  })
+})
