@@ -15,7 +15,7 @@ export type Runtime = 'node' | 'bun' | 'deno'
 
 export interface HttpResult {
   runtime: Runtime
-  variant: 'bare' | 'warm' | 'cold'
+  variant: 'bare' | 'noop' | 'warm' | 'cold'
   rps: number
   /** Server CPU time per request, µs (user + system, from /proc). */
   cpuUsPerRequest: number
@@ -107,17 +107,18 @@ export async function runHttp(options: HttpOptions): Promise<HttpResult[]> {
   // More distinct certificates than the cache holds (10,000), so every request misses.
   const cold = Array.from({ length: options.coldCertificates }, (_, i) => envoyHeader(variantDer(template, i), subject))
   writeFileSync(join('.bench', 'headers.lua'), WRK_SCRIPT)
-  const files = { bare: join('.bench', 'warm.txt'), warm: join('.bench', 'warm.txt'), cold: join('.bench', 'cold.txt') }
+  const files = { bare: join('.bench', 'warm.txt'), noop: join('.bench', 'warm.txt'), warm: join('.bench', 'warm.txt'), cold: join('.bench', 'cold.txt') }
   writeFileSync(files.warm, `${warm.join('\n')}\n`)
   writeFileSync(files.cold, `${cold.join('\n')}\n`)
 
   const results: HttpResult[] = []
   for (const runtime of options.runtimes) {
     const bare = await startServer(runtime, 'bare')
+    const noop = await startServer(runtime, 'noop')
     const gated = await startServer(runtime, 'certgate')
     try {
-      const targets = { bare, warm: gated, cold: gated } as const
-      const variants = ['bare', 'warm', 'cold'] as const
+      const targets = { bare, noop, warm: gated, cold: gated } as const
+      const variants = ['bare', 'noop', 'warm', 'cold'] as const
       for (const variant of variants) await wrk(targets[variant].port, files[variant], 2)
       const samples = new Map<string, { rps: number; cpu: number; requests: number; non2xx: number }[]>()
       for (let round = 0; round < options.rounds; round++) {
@@ -144,8 +145,7 @@ export async function runHttp(options: HttpOptions): Promise<HttpResult[]> {
         results.push({ runtime, variant, rps: m.rps, cpuUsPerRequest: m.cpuUs, non2xx: m.non2xx, ratio: m.rps / baseline })
       }
     } finally {
-      bare.child.kill()
-      gated.child.kill()
+      for (const server of [bare, noop, gated]) server.child.kill()
     }
   }
   return results

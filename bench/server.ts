@@ -37,6 +37,11 @@ const app = new Hono()
 if (variant === 'certgate') {
   app.use(clientCert({ allow: { commonNames: [BENCH_CN] } }))
   app.get('/cert-info', (c) => c.json(c.var.clientCert))
+} else if (variant === 'noop') {
+  app.use(async (_c, next) => {
+    await next()
+  })
+  app.get('/cert-info', (c) => c.json(FIXED))
 } else {
   app.get('/cert-info', (c) => c.json(FIXED))
 }
@@ -49,4 +54,6 @@ if (typeof Bun !== 'undefined') {
 } else {
   const { serve } = await import('@hono/node-server')
   serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => console.log('listening'))
+  // Exit through process.exit so that --cpu-prof can write its profile.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
 }
