@@ -1,0 +1,501 @@
+/**
+ * A minimal, bounded reader for DER (ITU-T X.690 Distinguished Encoding Rules) over a
+ * `Uint8Array`, for the few X.509 fields certgate reads.
+ *
+ * Strict on purpose: a certificate has exactly one valid DER encoding, so any leniency would only
+ * let two parsers disagree about what the bytes mean. Refused: indefinite lengths, non-minimal
+ * length octets, lengths running past their parent, high tag numbers, constructed strings,
+ * non-minimal INTEGERs and OID subidentifiers, non-zero unused bits in BIT STRINGs, malformed
+ * times. Work is bounded by input length, nesting depth and a budget of TLVs read. Every violation
+ * throws `CertgateError('ERR_CERT_MALFORMED')`; the `cause` is a short reason, never input bytes.
+ *
+ * Nothing is copied: a TLV is four offsets into the input, and contents are `subarray` views.
+ * @module
+ */
+import { CertgateError } from './errors.ts'
+
+export const TAG_BOOLEAN = 0x01
+export const TAG_INTEGER = 0x02
+export const TAG_BIT_STRING = 0x03
+export const TAG_OCTET_STRING = 0x04
+export const TAG_NULL = 0x05
+export const TAG_OID = 0x06
+export const TAG_UTF8_STRING = 0x0c
+export const TAG_PRINTABLE_STRING = 0x13
+export const TAG_TELETEX_STRING = 0x14
+export const TAG_IA5_STRING = 0x16
+export const TAG_UTC_TIME = 0x17
+export const TAG_GENERALIZED_TIME = 0x18
+export const TAG_UNIVERSAL_STRING = 0x1c
+export const TAG_BMP_STRING = 0x1e
+export const TAG_SEQUENCE = 0x30
+export const TAG_SET = 0x31
+
+/** One TLV: offsets into the reader's bytes. `tag` is the whole identifier octet. */
+export interface Tlv {
+  readonly tag: number
+  /** Offset of the identifier octet. */
+  readonly start: number
+  /** Offset of the first content octet. */
+  readonly contentStart: number
+  /** Offset just past the last content octet. */
+  readonly end: number
+  /** 0 for the outermost TLV. */
+  readonly depth: number
+}
+
+/** Hard bounds on the work one input may cause. */
+export interface DerLimits {
+  /** Largest accepted input, in bytes. */
+  readonly maxLength: number
+  /** Deepest accepted nesting; the outermost TLV is depth 0. */
+  readonly maxDepth: number
+  /** Most TLVs one reader will read, over all calls. */
+  readonly maxTlvs: number
+}
+
+const MALFORMED_MESSAGE = 'The client certificate could not be parsed.'
+
+/** Throws the one error every DER violation becomes. `reason` must not contain input bytes. */
+export function malformed(reason: string): never {
+  throw new CertgateError('ERR_CERT_MALFORMED', MALFORMED_MESSAGE, { cause: reason })
+}
+
+/** Reads TLVs out of one input, within fixed limits shared by every cursor made from it. */
+export class DerReader {
+  readonly bytes: Uint8Array
+  private readonly maxDepth: number
+  private tlvBudget: number
+
+  constructor(bytes: Uint8Array, limits: DerLimits) {
+    if (bytes.length > limits.maxLength) malformed('input too long')
+    this.bytes = bytes
+    this.maxDepth = limits.maxDepth
+    this.tlvBudget = limits.maxTlvs
+  }
+
+  /** Reads the one TLV that must make up the whole input, with the given tag. */
+  root(tag: number): Tlv {
+    const tlv = this.readAt(0, this.bytes.length, 0)
+    if (tlv.tag !== tag) malformed('unexpected tag')
+    if (tlv.end !== this.bytes.length) malformed('trailing bytes')
+    return tlv
+  }
+
+  /** A cursor over the children of a constructed TLV. */
+  children(parent: Tlv): DerCursor {
+    if ((parent.tag & 0x20) === 0) malformed('not constructed')
+    return new DerCursor(this, parent.contentStart, parent.end, parent.depth + 1)
+  }
+
+  /** Reads the one TLV an OCTET STRING (e.g. an extension value) wraps, with the given tag. */
+  encapsulated(octets: Tlv, tag: number): Tlv {
+    const tlv = this.readAt(octets.contentStart, octets.end, octets.depth + 1)
+    if (tlv.tag !== tag) malformed('unexpected tag')
+    if (tlv.end !== octets.end) malformed('trailing bytes')
+    return tlv
+  }
+
+  /** The content octets of a TLV, as a view. */
+  content(tlv: Tlv): Uint8Array {
+    return this.bytes.subarray(tlv.contentStart, tlv.end)
+  }
+
+  /** The whole encoding (identifier, length, content) of a TLV, as a view. */
+  encoding(tlv: Tlv): Uint8Array {
+    return this.bytes.subarray(tlv.start, tlv.end)
+  }
+
+  /** Reads the TLV at `offset`, which must end by `limit` (the end of its parent). */
+  readAt(offset: number, limit: number, depth: number): Tlv {
+    if (--this.tlvBudget < 0) malformed('too many TLVs')
+    if (depth > this.maxDepth) malformed('nested too deeply')
+    const b = this.bytes
+    if (limit - offset < 2) malformed('truncated header')
+    const tag = b[offset]
+    // X.509 uses only low tag numbers; 0 would be BER's end-of-contents marker.
+    if ((tag & 0x1f) === 0x1f || tag === 0) malformed('unsupported tag')
+    let length = b[offset + 1]
+    let p = offset + 2
+    if (length >= 0x80) {
+      const count = length & 0x7f
+      if (count === 0) malformed('indefinite length')
+      // Four length octets already exceed any input this reader accepts.
+      if (count > 4) malformed('length too large')
+      if (limit - p < count) malformed('truncated length')
+      if (b[p] === 0) malformed('non-minimal length')
+      length = 0
+      for (let i = 0; i < count; i++) length = length * 256 + b[p++]
+      if (length < 0x80) malformed('non-minimal length')
+    }
+    if (length > limit - p) malformed('length exceeds parent')
+    return { tag, start: offset, contentStart: p, end: p + length, depth }
+  }
+}
+
+/** Walks the children of one constructed TLV, in order. */
+export class DerCursor {
+  private readonly reader: DerReader
+  private position: number
+  private readonly limit: number
+  private readonly depth: number
+
+  constructor(reader: DerReader, start: number, limit: number, depth: number) {
+    this.reader = reader
+    this.position = start
+    this.limit = limit
+    this.depth = depth
+  }
+
+  /** True while children remain. */
+  more(): boolean {
+    return this.position < this.limit
+  }
+
+  /** The next child, whatever its tag. */
+  next(): Tlv {
+    if (this.position >= this.limit) malformed('missing element')
+    const tlv = this.reader.readAt(this.position, this.limit, this.depth)
+    this.position = tlv.end
+    return tlv
+  }
+
+  /** The next child, which must have the given tag. */
+  expect(tag: number): Tlv {
+    const tlv = this.next()
+    if (tlv.tag !== tag) malformed('unexpected tag')
+    return tlv
+  }
+
+  /** The next child if it has the given tag (an OPTIONAL or DEFAULT field), else null. */
+  optional(tag: number): Tlv | null {
+    if (this.position >= this.limit || this.reader.bytes[this.position] !== tag) return null
+    return this.next()
+  }
+
+  /** Asserts no children remain. */
+  finish(): void {
+    if (this.position !== this.limit) malformed('unexpected trailing element')
+  }
+}
+
+function expectTag(tlv: Tlv, tag: number): void {
+  if (tlv.tag !== tag) malformed('unexpected tag')
+}
+
+/** BOOLEAN: DER allows only 0x00 and 0xFF. */
+export function readBoolean(bytes: Uint8Array, tlv: Tlv): boolean {
+  expectTag(tlv, TAG_BOOLEAN)
+  if (tlv.end - tlv.contentStart !== 1) malformed('bad BOOLEAN')
+  const value = bytes[tlv.contentStart]
+  if (value === 0xff) return true
+  if (value === 0x00) return false
+  return malformed('bad BOOLEAN')
+}
+
+/** NULL: empty content. */
+export function readNull(tlv: Tlv): null {
+  expectTag(tlv, TAG_NULL)
+  if (tlv.end !== tlv.contentStart) malformed('bad NULL')
+  return null
+}
+
+/** INTEGER content octets (two's complement, big-endian), checked to be minimal. */
+export function readIntegerBytes(bytes: Uint8Array, tlv: Tlv): Uint8Array {
+  expectTag(tlv, TAG_INTEGER)
+  const s = tlv.contentStart
+  const length = tlv.end - s
+  if (length === 0) malformed('empty INTEGER')
+  if (length > 1) {
+    const first = bytes[s]
+    const second = bytes[s + 1]
+    if ((first === 0x00 && second < 0x80) || (first === 0xff && second >= 0x80)) {
+      malformed('non-minimal INTEGER')
+    }
+  }
+  return bytes.subarray(s, tlv.end)
+}
+
+/** INTEGER as uppercase hex of its two's complement content octets (sign octet included). */
+export function readIntegerHex(bytes: Uint8Array, tlv: Tlv): string {
+  return toHex(readIntegerBytes(bytes, tlv))
+}
+
+/** A small INTEGER as a number; more than `maxBytes` content octets is malformed (max 6). */
+export function readSmallInteger(bytes: Uint8Array, tlv: Tlv, maxBytes: number): number {
+  const content = readIntegerBytes(bytes, tlv)
+  if (content.length > Math.min(maxBytes, 6)) malformed('INTEGER too large')
+  let value = content[0] >= 0x80 ? content[0] - 0x100 : content[0]
+  for (let i = 1; i < content.length; i++) value = value * 256 + content[i]
+  return value
+}
+
+// Keeps every arc an exact double: checked before the multiply by 128 that could pass 2^53.
+const MAX_ARC_BEFORE_SHIFT = 2 ** 46
+
+/** Checks an OBJECT IDENTIFIER's encoding without building its string. */
+export function checkOid(bytes: Uint8Array, tlv: Tlv): void {
+  expectTag(tlv, TAG_OID)
+  const s = tlv.contentStart
+  const e = tlv.end
+  if (s === e) malformed('empty OID')
+  if (bytes[e - 1] & 0x80) malformed('truncated OID')
+  let value = 0
+  let atStart = true
+  for (let i = s; i < e; i++) {
+    const octet = bytes[i]
+    if (atStart && octet === 0x80) malformed('non-minimal OID')
+    if (value >= MAX_ARC_BEFORE_SHIFT) malformed('OID arc too large')
+    value = value * 128 + (octet & 0x7f)
+    atStart = (octet & 0x80) === 0
+    if (atStart) value = 0
+  }
+}
+
+/**
+ * OBJECT IDENTIFIER as a dotted string. Arcs above 2^53 − 1 are refused rather than rounded
+ * (no field certgate reads uses them).
+ */
+export function readOid(bytes: Uint8Array, tlv: Tlv): string {
+  expectTag(tlv, TAG_OID)
+  const s = tlv.contentStart
+  const e = tlv.end
+  if (s === e) malformed('empty OID')
+  if (bytes[e - 1] & 0x80) malformed('truncated OID')
+  let text = ''
+  let value = 0
+  let atStart = true
+  let first = true
+  for (let i = s; i < e; i++) {
+    const octet = bytes[i]
+    if (atStart && octet === 0x80) malformed('non-minimal OID')
+    if (value >= MAX_ARC_BEFORE_SHIFT) malformed('OID arc too large')
+    value = value * 128 + (octet & 0x7f)
+    atStart = (octet & 0x80) === 0
+    if (!atStart) continue
+    if (first) {
+      // The first subidentifier packs two arcs: 40 * X + Y, with X in 0..2.
+      text = value < 40 ? `0.${value}` : value < 80 ? `1.${value - 40}` : `2.${value - 80}`
+      first = false
+    } else {
+      text += `.${value}`
+    }
+    value = 0
+  }
+  return text
+}
+
+/** True when two TLVs have byte-identical encodings. */
+export function sameEncoding(bytes: Uint8Array, a: Tlv, b: Tlv): boolean {
+  const length = a.end - a.start
+  if (length !== b.end - b.start) return false
+  for (let i = 0; i < length; i++) {
+    if (bytes[a.start + i] !== bytes[b.start + i]) return false
+  }
+  return true
+}
+
+/** A BIT STRING: its data octets (a view) and the count of unused bits in the last one. */
+export interface BitString {
+  readonly unusedBits: number
+  readonly data: Uint8Array
+}
+
+/** BIT STRING, checked: unused-bit count 0..7, 0 when empty, and the unused bits zero. */
+export function readBitString(bytes: Uint8Array, tlv: Tlv): BitString {
+  expectTag(tlv, TAG_BIT_STRING)
+  const s = tlv.contentStart
+  const e = tlv.end
+  if (s === e) malformed('empty BIT STRING')
+  const unusedBits = bytes[s]
+  if (unusedBits > 7) malformed('bad BIT STRING')
+  if (s + 1 === e) {
+    if (unusedBits !== 0) malformed('bad BIT STRING')
+  } else if ((bytes[e - 1] & ((1 << unusedBits) - 1)) !== 0) {
+    malformed('bad BIT STRING')
+  }
+  return { unusedBits, data: bytes.subarray(s + 1, e) }
+}
+
+/** OCTET STRING content, as a view. */
+export function readOctetString(bytes: Uint8Array, tlv: Tlv): Uint8Array {
+  expectTag(tlv, TAG_OCTET_STRING)
+  return bytes.subarray(tlv.contentStart, tlv.end)
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+function digits(bytes: Uint8Array, at: number, count: number): number {
+  let value = 0
+  for (let i = at; i < at + count; i++) {
+    const d = bytes[i] - 0x30
+    if (d < 0 || d > 9) malformed('bad time')
+    value = value * 10 + d
+  }
+  return value
+}
+
+/**
+ * UTCTime or GeneralizedTime as a Date, in the only forms RFC 5280 §4.1.2.5 allows:
+ * `YYMMDDHHMMSSZ` (YY ≥ 50 → 19YY, else 20YY) and `YYYYMMDDHHMMSSZ`, no fractions, no offsets.
+ * GeneralizedTime years before 1950 are refused: RFC 5280 puts them in UTCTime, and it avoids
+ * `Date.UTC` reading years 0–99 as 1900–1999.
+ */
+export function readTime(bytes: Uint8Array, tlv: Tlv): Date {
+  const s = tlv.contentStart
+  const length = tlv.end - s
+  let year: number
+  let p: number
+  if (tlv.tag === TAG_UTC_TIME) {
+    if (length !== 13) malformed('bad time')
+    const yy = digits(bytes, s, 2)
+    year = yy >= 50 ? 1900 + yy : 2000 + yy
+    p = s + 2
+  } else if (tlv.tag === TAG_GENERALIZED_TIME) {
+    if (length !== 15) malformed('bad time')
+    year = digits(bytes, s, 4)
+    if (year < 1950) malformed('bad time')
+    p = s + 4
+  } else {
+    return malformed('unexpected tag')
+  }
+  if (bytes[tlv.end - 1] !== 0x5a) malformed('bad time')
+  const month = digits(bytes, p, 2)
+  const day = digits(bytes, p + 2, 2)
+  const hour = digits(bytes, p + 4, 2)
+  const minute = digits(bytes, p + 6, 2)
+  const second = digits(bytes, p + 8, 2)
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) {
+    malformed('bad time')
+  }
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+  if (day > DAYS_IN_MONTH[month - 1] + (leap ? 1 : 0)) malformed('bad time')
+  return new Date(Date.UTC(year, month - 1, day, hour, minute, second))
+}
+
+/** True for the primitive string tags `readString` decodes. */
+export function isStringTag(tag: number): boolean {
+  return (
+    tag === TAG_UTF8_STRING ||
+    tag === TAG_PRINTABLE_STRING ||
+    tag === TAG_IA5_STRING ||
+    tag === TAG_TELETEX_STRING ||
+    tag === TAG_BMP_STRING ||
+    tag === TAG_UNIVERSAL_STRING
+  )
+}
+
+/** True for the constructed forms of those string tags, which DER forbids. */
+export function isConstructedStringTag(tag: number): boolean {
+  return (tag & 0xe0) === 0x20 && isStringTag(tag & 0x1f)
+}
+
+/**
+ * A string of any of: UTF8String (well-formed UTF-8 only), PrintableString and IA5String
+ * (7-bit only; PrintableString's narrower alphabet is not enforced, as real CAs break it),
+ * TeletexString (as latin1), BMPString (UTF-16BE, no lone surrogates), UniversalString (UTF-32BE,
+ * Basic Multilingual Plane only).
+ */
+export function readString(bytes: Uint8Array, tlv: Tlv): string {
+  const s = tlv.contentStart
+  const e = tlv.end
+  switch (tlv.tag) {
+    case TAG_UTF8_STRING:
+      return utf8(bytes, s, e)
+    case TAG_PRINTABLE_STRING:
+    case TAG_IA5_STRING:
+      return ascii(bytes, s, e)
+    case TAG_TELETEX_STRING:
+      return latin1(bytes, s, e)
+    case TAG_BMP_STRING:
+      return bmp(bytes, s, e)
+    case TAG_UNIVERSAL_STRING:
+      return universal(bytes, s, e)
+    default:
+      return malformed('not a string')
+  }
+}
+
+/** IA5String only (e.g. dNSName, rfc822Name, URI). */
+export function readIa5String(bytes: Uint8Array, tlv: Tlv): string {
+  return ascii(bytes, tlv.contentStart, tlv.end)
+}
+
+function latin1(bytes: Uint8Array, s: number, e: number): string {
+  let text = ''
+  for (let i = s; i < e; i++) text += String.fromCharCode(bytes[i])
+  return text
+}
+
+function ascii(bytes: Uint8Array, s: number, e: number): string {
+  let text = ''
+  for (let i = s; i < e; i++) {
+    const c = bytes[i]
+    if (c >= 0x80) malformed('non-ASCII in ASCII string')
+    text += String.fromCharCode(c)
+  }
+  return text
+}
+
+// fatal: refuse invalid UTF-8 instead of mapping it to U+FFFD (two names must not collide);
+// ignoreBOM: keep a leading U+FEFF as a character, as it is in the bytes.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+function utf8(bytes: Uint8Array, s: number, e: number): string {
+  let i = s
+  while (i < e && bytes[i] < 0x80) i++
+  if (i === e) return latin1(bytes, s, e)
+  try {
+    return UTF8.decode(bytes.subarray(s, e))
+  } catch {
+    return malformed('invalid UTF-8')
+  }
+}
+
+function bmp(bytes: Uint8Array, s: number, e: number): string {
+  if ((e - s) % 2 !== 0) malformed('bad BMPString')
+  let text = ''
+  let highSurrogate = false
+  for (let i = s; i < e; i += 2) {
+    const unit = (bytes[i] << 8) | bytes[i + 1]
+    const isHigh = unit >= 0xd800 && unit <= 0xdbff
+    const isLow = unit >= 0xdc00 && unit <= 0xdfff
+    if (highSurrogate !== isLow) malformed('lone surrogate')
+    highSurrogate = isHigh
+    text += String.fromCharCode(unit)
+  }
+  if (highSurrogate) malformed('lone surrogate')
+  return text
+}
+
+function universal(bytes: Uint8Array, s: number, e: number): string {
+  if ((e - s) % 4 !== 0) malformed('bad UniversalString')
+  let text = ''
+  for (let i = s; i < e; i += 4) {
+    if (bytes[i] !== 0 || bytes[i + 1] !== 0) malformed('UniversalString beyond the BMP')
+    const unit = (bytes[i + 2] << 8) | bytes[i + 3]
+    if (unit >= 0xd800 && unit <= 0xdfff) malformed('surrogate in UniversalString')
+    text += String.fromCharCode(unit)
+  }
+  return text
+}
+
+const HEX_UPPER: readonly string[] = Array.from(
+  { length: 256 },
+  (_, i) => i.toString(16).padStart(2, '0').toUpperCase()
+)
+const HEX_LOWER: readonly string[] = HEX_UPPER.map((h) => h.toLowerCase())
+
+/** Uppercase hex of the bytes. */
+export function toHex(bytes: Uint8Array): string {
+  let text = ''
+  for (let i = 0; i < bytes.length; i++) text += HEX_UPPER[bytes[i]]
+  return text
+}
+
+/** Lowercase hex of the bytes. */
+export function toHexLower(bytes: Uint8Array): string {
+  let text = ''
+  for (let i = 0; i < bytes.length; i++) text += HEX_LOWER[bytes[i]]
+  return text
+}
