@@ -15,7 +15,10 @@ export interface AllowList {
   thumbprints?: readonly string[]
   /** Exact subject CNs (case-sensitive, as the certificate spells them). */
   commonNames?: readonly string[]
-  /** DNS SANs, compared case-insensitively. */
+  /**
+   * DNS SANs, compared case-insensitively. `*.contoso.com` matches exactly one more label
+   * (`api.contoso.com`, not `contoso.com` nor `a.b.contoso.com`).
+   */
   dnsNames?: readonly string[]
   /** URI SANs, compared exactly. */
   uris?: readonly string[]
@@ -23,6 +26,12 @@ export interface AllowList {
   issuers?: readonly string[]
   /** Serial numbers in hex; any case, `:` or spaces, leading zeros ignored. */
   serialNumbers?: readonly string[]
+  /**
+   * SPIFFE IDs: exact (`spiffe://contoso.com/ns/prod/sa/api`) or a path prefix ending in `/*`
+   * (`spiffe://contoso.com/ns/prod/*`). The trust domain is compared case-insensitively; a
+   * certificate with more than one URI SAN has no SPIFFE ID and matches none.
+   */
+  spiffeIds?: readonly string[]
 }
 
 /** An allowlist ready to match: every entry normalised, in Sets. */
@@ -33,6 +42,9 @@ export interface CompiledAllowList {
   readonly uris: ReadonlySet<string>
   readonly issuers: ReadonlySet<string>
   readonly serialNumbers: ReadonlySet<string>
+  readonly dnsWildcards: ReadonlySet<string>
+  readonly spiffeIds: ReadonlySet<string>
+  readonly spiffePrefixes: readonly string[]
   /** True when thumbprints are the only non-empty list, so a refusal needs no certificate parse. */
   readonly thumbprintsOnly: boolean
   readonly size: number
@@ -42,11 +54,17 @@ export interface CompiledAllowList {
 export function compileAllowList(allow: AllowList): CompiledAllowList {
   const thumbprints = new Set((allow.thumbprints ?? []).map(normaliseThumbprint))
   const commonNames = new Set(allow.commonNames ?? [])
-  const dnsNames = new Set((allow.dnsNames ?? []).map((name) => name.toLowerCase()))
+  const dnsEntries = (allow.dnsNames ?? []).map((name) => name.toLowerCase())
+  const dnsNames = new Set(dnsEntries.filter((name) => !name.startsWith('*.')))
+  const dnsWildcards = new Set(dnsEntries.filter((name) => name.startsWith('*.')).map((name) => name.slice(1)))
   const uris = new Set(allow.uris ?? [])
   const issuers = new Set((allow.issuers ?? []).map(normaliseDistinguishedName))
   const serialNumbers = new Set((allow.serialNumbers ?? []).map(normaliseSerialNumber))
-  const others = commonNames.size + dnsNames.size + uris.size + issuers.size + serialNumbers.size
+  const spiffeEntries = (allow.spiffeIds ?? []).map(normaliseSpiffeEntry)
+  const spiffeIds = new Set(spiffeEntries.filter((id) => !id.endsWith('/')))
+  const spiffePrefixes = spiffeEntries.filter((id) => id.endsWith('/'))
+  const others =
+    commonNames.size + dnsEntries.length + uris.size + issuers.size + serialNumbers.size + spiffeEntries.length
   return {
     thumbprints,
     commonNames,
@@ -54,6 +72,9 @@ export function compileAllowList(allow: AllowList): CompiledAllowList {
     uris,
     issuers,
     serialNumbers,
+    dnsWildcards,
+    spiffeIds,
+    spiffePrefixes,
     thumbprintsOnly: thumbprints.size > 0 && others === 0,
     size: thumbprints.size + others,
   }
@@ -63,13 +84,47 @@ export function compileAllowList(allow: AllowList): CompiledAllowList {
 export function matchAllowList(list: CompiledAllowList, cert: ClientCertificate): string | null {
   if (list.thumbprints.has(cert.thumbprint)) return 'thumbprint'
   if (cert.commonName !== null && list.commonNames.has(cert.commonName)) return 'commonName'
-  if (list.dnsNames.size > 0 && cert.dnsNames.some((name) => list.dnsNames.has(name.toLowerCase()))) {
+  if (list.dnsNames.size + list.dnsWildcards.size > 0 && cert.dnsNames.some((name) => matchesDnsName(list, name))) {
     return 'dnsName'
   }
   if (list.uris.size > 0 && cert.uris.some((uri) => list.uris.has(uri))) return 'uri'
   if (list.issuers.size > 0 && list.issuers.has(normaliseDistinguishedName(cert.issuer))) return 'issuer'
   if (list.serialNumbers.has(normaliseSerialNumber(cert.serialNumber))) return 'serialNumber'
+  if (cert.spiffeId !== null && matchesSpiffeId(list, cert.spiffeId)) return 'spiffeId'
   return null
+}
+
+function matchesDnsName(list: CompiledAllowList, name: string): boolean {
+  const lower = name.toLowerCase()
+  if (list.dnsNames.has(lower)) return true
+  const dot = lower.indexOf('.')
+  // A wildcard stands for exactly one label, and a certificate's own `*` never satisfies it.
+  return dot > 0 && !lower.slice(0, dot).includes('*') && list.dnsWildcards.has(lower.slice(dot))
+}
+
+function matchesSpiffeId(list: CompiledAllowList, id: string): boolean {
+  const normalised = normaliseSpiffeId(id)
+  if (normalised === null) return false
+  return list.spiffeIds.has(normalised) || list.spiffePrefixes.some((prefix) => normalised.startsWith(prefix))
+}
+
+/** `spiffe://Trust.Domain/path` → lowercase trust domain, path as is; null when not a valid SPIFFE ID. */
+function normaliseSpiffeId(id: string): string | null {
+  const match = /^spiffe:\/\/([A-Za-z0-9._-]+)(\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$/i.exec(id)
+  if (match === null) return null
+  const path = match[2] ?? ''
+  // The SPIFFE spec forbids a trailing slash and empty or dot segments.
+  if (path.endsWith('/') || path.includes('//') || /\/\.\.?(\/|$)/.test(path)) return null
+  return `spiffe://${match[1]!.toLowerCase()}${path}`
+}
+
+function normaliseSpiffeEntry(entry: string): string {
+  const prefix = entry.endsWith('/*')
+  const normalised = normaliseSpiffeId(prefix ? entry.slice(0, -2) : entry)
+  if (normalised === null) {
+    throw new TypeError(`certgate: allow.spiffeIds entry "${entry}" is not a SPIFFE ID (spiffe://trust-domain/path, or a prefix ending in /*)`)
+  }
+  return prefix ? `${normalised}/` : normalised
 }
 
 /** Refuses a certificate outside its validity window, give or take the tolerance. */
