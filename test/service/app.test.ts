@@ -6,14 +6,19 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Buffer } from 'node:buffer'
-import { createServer } from 'node:http'
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
 import { Hono } from 'hono'
 import type { ServiceConfig } from '../../src/service/config.ts'
 import { createServiceApp, onError, traceHeaders } from '../../src/service/app.ts'
 import { createTestPki, type TestCertificate, xfccHeader } from '../../src/testing.ts'
+import {
+  daprSidecar,
+  freePort,
+  jsonBackend,
+  listen as listenLoopback,
+  type Loopback,
+  type LoopbackHandler,
+  sendJson,
+} from '../support/loopback.ts'
 
 const BOUNDED = { timeout: 10_000 }
 const OUTBOUND_TIMEOUT_MS = 500
@@ -24,134 +29,17 @@ const BACKEND_HEALTH = { status: 'healthy', service: 'backend' }
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
 const TRACESTATE = 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7'
 
-interface Seen {
-  method: string
-  url: string
-  headers: IncomingHttpHeaders
-}
-
-interface Loopback {
-  url: string
-  port: number
-  seen: Seen[]
-  close: () => Promise<void>
-}
-
-type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>
-
 const open: Loopback[] = []
 
-/** A server on 127.0.0.1 that records each request; `close` also ends never-answered ones. */
-async function listen(handler: Handler): Promise<Loopback> {
-  const seen: Seen[] = []
-  const sockets = new Set<Socket>()
-  const server = createServer((req, res) => {
-    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers })
-    void handler(req, res)
-  })
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  let closed: Promise<void> | null = null
-  const loopback: Loopback = {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    seen,
-    close: (): Promise<void> => {
-      closed ??= new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resolve())
-      })
-      return closed
-    },
-  }
+/** A loopback server that the suite's `after` closes. */
+async function listen(handler: LoopbackHandler): Promise<Loopback> {
+  const loopback = await listenLoopback(handler)
   open.push(loopback)
   return loopback
 }
 
-/** A port nothing listens on: bound, then released. */
-async function freePort(): Promise<number> {
-  const server = await listen(() => {})
-  await server.close()
-  return server.port
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body)
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  })
-  res.end(text)
-}
-
 /** A backend app: `/health` answers JSON, anything else 404. */
-function backend(req: IncomingMessage, res: ServerResponse): void {
-  if (req.url === '/health') return sendJson(res, 200, BACKEND_HEALTH)
-  sendJson(res, 404, { error: 'not found' })
-}
-
-/**
- * A stand-in Dapr sidecar, after daprd's HTTP API (pkg/api/http): with an API token set, a
- * request without the right `dapr-api-token` gets 401 text/plain `invalid api token`; the target
- * comes from the `dapr-app-id` header (the path is then the method) or from
- * `/v1.0/invoke/{app-id}/method/{method}`; neither → 404 ERR_DIRECT_INVOKE; an unknown app-id →
- * 500 ERR_DIRECT_INVOKE; otherwise the call goes to the app, without the Dapr headers, and its
- * status and body come back as they are.
- */
-function daprSidecar(options: { apps: Record<string, string>; token?: string }): Handler {
-  return async function sidecar(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (options.token !== undefined && req.headers['dapr-api-token'] !== options.token) {
-      res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' })
-      res.end('invalid api token\n')
-      return
-    }
-    const target = invokeTarget(req)
-    if (target === null) {
-      sendJson(res, 404, {
-        errorCode: 'ERR_DIRECT_INVOKE',
-        message: 'failed getting app id either from the URL path or the header dapr-app-id',
-      })
-      return
-    }
-    const base = options.apps[target.appId]
-    if (base === undefined) {
-      sendJson(res, 500, {
-        errorCode: 'ERR_DIRECT_INVOKE',
-        message:
-          `failed to invoke, id: ${target.appId}, ` +
-          `err: couldn't find service: ${target.appId}`,
-      })
-      return
-    }
-    const headers = new Headers()
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (['dapr-api-token', 'dapr-app-id', 'host', 'connection'].includes(name)) continue
-      if (typeof value === 'string') headers.set(name, value)
-    }
-    const upstream = await fetch(`${base}/${target.method}`, { method: req.method, headers })
-    const body = Buffer.from(await upstream.arrayBuffer())
-    res.writeHead(upstream.status, {
-      'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream',
-      'content-length': body.byteLength,
-    })
-    res.end(body)
-  }
-}
-
-function invokeTarget(req: IncomingMessage): { appId: string; method: string } | null {
-  const path = new URL(req.url ?? '/', 'http://sidecar').pathname
-  const header = req.headers['dapr-app-id']
-  if (typeof header === 'string' && header !== '') {
-    return { appId: header, method: path.replace(/^\/+/, '') }
-  }
-  const match = /^\/v1\.0\/invoke\/([^/]+)\/method\/(.+)$/.exec(path)
-  return match === null ? null : { appId: decodeURIComponent(match[1]!), method: match[2]! }
-}
+const backend = jsonBackend({ '/health': BACKEND_HEALTH })
 
 interface Problem {
   type: string
