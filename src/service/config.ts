@@ -112,9 +112,12 @@ const Thumbprints = v.optional(
   ''
 )
 
+/** The recipe's CN, admitted only when no allowlist is configured at all. */
+const DEFAULT_COMMON_NAME = 'api-client.contoso.com'
+
+// No default here: whether the default CN applies depends on ALLOWED_CERT_THUMBPRINTS.
 const CommonNames = v.optional(
-  v.pipe(v.string(MUST_BE_STRING), v.transform(splitList), v.transform(compactList)),
-  'api-client.contoso.com'
+  v.pipe(v.string(MUST_BE_STRING), v.transform(splitList), v.transform(compactList))
 )
 
 /** Why a backend URL is unusable, or null when it is fine. */
@@ -199,7 +202,10 @@ const EnvSchema = v.pipe(
   // A partial check still runs when unrelated variables are bad, so this is reported with them.
   v.partialCheck(
     [['ALLOWED_CERT_THUMBPRINTS'], ['ALLOWED_CERT_COMMON_NAMES']],
-    (env) => env.ALLOWED_CERT_THUMBPRINTS.length > 0 || env.ALLOWED_CERT_COMMON_NAMES.length > 0,
+    (env) =>
+      env.ALLOWED_CERT_THUMBPRINTS.length > 0 ||
+      env.ALLOWED_CERT_COMMON_NAMES === undefined ||
+      env.ALLOWED_CERT_COMMON_NAMES.length > 0,
     'ALLOWED_CERT_THUMBPRINTS and ALLOWED_CERT_COMMON_NAMES are both empty, so the service ' +
       'would refuse every client certificate; set at least one of them'
   )
@@ -237,7 +243,9 @@ export function parseServiceConfig(env: Record<string, string | undefined>): Ser
   return {
     port: out.PORT,
     allowedThumbprints: out.ALLOWED_CERT_THUMBPRINTS,
-    allowedCommonNames: out.ALLOWED_CERT_COMMON_NAMES,
+    // Pinning thumbprints must not also admit anyone who mints a certificate with the default CN.
+    allowedCommonNames:
+      out.ALLOWED_CERT_COMMON_NAMES ?? (out.ALLOWED_CERT_THUMBPRINTS.length > 0 ? [] : [DEFAULT_COMMON_NAME]),
     directBackendUrl: out.DIRECT_BACKEND_URL,
     daprHttpPort: out.DAPR_HTTP_PORT,
     daprTargetAppId: out.DAPR_TARGET_APP_ID,

@@ -167,6 +167,13 @@ describe('parseServiceConfig', () => {
       })
       assert.deepEqual(config.allowedCommonNames, [])
     })
+
+    it('admits the default CN only when no thumbprint is pinned either', () => {
+      assert.deepEqual(parseServiceConfig({}).allowedCommonNames, ['api-client.contoso.com'])
+      assert.deepEqual(parseServiceConfig({ ALLOWED_CERT_THUMBPRINTS: HEX64 }).allowedCommonNames, [])
+      const both = parseServiceConfig({ ALLOWED_CERT_THUMBPRINTS: HEX64, ALLOWED_CERT_COMMON_NAMES: 'a.example' })
+      assert.deepEqual(both.allowedCommonNames, ['a.example'])
+    })
   })
 
   it('refuses an allowlist that would refuse everyone, saying so', () => {
