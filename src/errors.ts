@@ -16,6 +16,11 @@ export type CertgateErrorCode =
   | 'ERR_CERT_EXPIRED'
   | 'ERR_CERT_NOT_YET_VALID'
   | 'ERR_CERT_NOT_ALLOWED'
+  | 'ERR_CERT_UNTRUSTED'
+  | 'ERR_CERT_USAGE'
+  | 'ERR_CHAIN_INVALID'
+  | 'ERR_CERT_REVOKED'
+  | 'ERR_CRL_INVALID'
   | 'ERR_UPSTREAM_UNREACHABLE'
   | 'ERR_UPSTREAM_TIMEOUT'
   | 'ERR_UPSTREAM_STATUS'
@@ -39,6 +44,11 @@ const CODES: Readonly<Record<CertgateErrorCode, CodeInfo>> = {
   ERR_CERT_EXPIRED: { status: 403, title: 'Client certificate expired' },
   ERR_CERT_NOT_YET_VALID: { status: 403, title: 'Client certificate not yet valid' },
   ERR_CERT_NOT_ALLOWED: { status: 403, title: 'Client certificate not allowed' },
+  ERR_CERT_UNTRUSTED: { status: 403, title: 'Client certificate not trusted' },
+  ERR_CERT_USAGE: { status: 403, title: 'Client certificate not meant for client authentication' },
+  ERR_CHAIN_INVALID: { status: 403, title: 'Client certificate chain invalid' },
+  ERR_CERT_REVOKED: { status: 403, title: 'Client certificate revoked' },
+  ERR_CRL_INVALID: { status: 403, title: 'Certificate revocation status unavailable' },
   ERR_UPSTREAM_UNREACHABLE: { status: 502, title: 'Upstream unreachable' },
   ERR_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out' },
   ERR_UPSTREAM_STATUS: { status: 502, title: 'Upstream answered with an error status' },
