@@ -25,5 +25,6 @@ export {
   verifyClientCert,
   type XfccElementChoice,
 } from './verify.ts'
+export { createTrustVerifier, type TrustOptions, type TrustVerdict, type TrustVerifier } from './trust.ts'
 export type { CertificateFields } from './x509-fields.ts'
 export { encodeXfccPem, formatXfcc, parseXfcc, type XfccElement } from './xfcc.ts'

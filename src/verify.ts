@@ -5,7 +5,7 @@
  * @module
  */
 import { BoundedCache } from './cache.ts'
-import { ClientCertificate, digestHex, readClientCertificate } from './certificate.ts'
+import { type ClientCertificate, digestHex, readClientCertificate } from './certificate.ts'
 import { CertgateError, isCertgateError } from './errors.ts'
 import { decodeCertificates } from './pem.ts'
 import {
@@ -16,6 +16,7 @@ import {
   compileAllowList,
   matchAllowList,
 } from './policy.ts'
+import { createTrustVerifier, type TrustOptions, type TrustVerifier } from './trust.ts'
 import { parseXfcc, type XfccElement } from './xfcc.ts'
 
 /** ACA's `clientCertificateMode` values that reach the app. */
@@ -57,6 +58,12 @@ export interface ClientCertOptions {
    * `{ maxEntries: 10000, maxBytes: 32 MiB, ttlSeconds: 600 }`.
    */
   cache?: CacheOptions | false
+  /**
+   * Validate the chain to your CAs: roots, optional intermediates, CRLs. Without it certgate
+   * checks allowlists only — and ACA admits any certificate a client holds the key for,
+   * self-signed included. With it, a self-signed leaf passes only when its thumbprint is pinned.
+   */
+  trust?: TrustOptions
 }
 
 /** Bounds for the verifier's caches. */
@@ -86,6 +93,7 @@ interface CompiledOptions {
   readonly now: () => number
   readonly cache: Required<CacheOptions> | null
   readonly cacheTtlMs: number
+  readonly trust: TrustVerifier | null
 }
 
 /**
@@ -150,6 +158,7 @@ function compileOptions(options: ClientCertOptions): CompiledOptions {
     clockToleranceSeconds = 0,
     now = Date.now,
     cache = {},
+    trust,
   } = options
   if (mode !== 'require' && mode !== 'accept') {
     throw new TypeError(`certgate: mode must be 'require' or 'accept', not ${JSON.stringify(mode)}`)
@@ -198,6 +207,7 @@ function compileOptions(options: ClientCertOptions): CompiledOptions {
     now,
     cache: cacheLimits,
     cacheTtlMs: (cacheLimits?.ttlSeconds ?? 0) * 1000,
+    trust: trust === undefined ? null : createTrustVerifier(trust),
   }
 }
 
@@ -220,18 +230,31 @@ function assertPositiveInteger(name: string, value: number): void {
   }
 }
 
-/** What a header value identifies: the leaf's DER and SHA-256, after the Hash check. */
+/** What a header value identifies: the leaf and forwarded chain, after the Hash check. */
 interface Identity {
   readonly der: Uint8Array
   readonly thumbprint: string
+  readonly chain: readonly Uint8Array[]
+  /**
+   * The leaf's SHA-256, plus the chain's when trust is configured: whether a leaf chains to a
+   * root can depend on the intermediates that came with it.
+   */
+  readonly verdictKey: string
+}
+
+/** A certificate that passed the request-independent checks, and until when that holds. */
+interface Verdict {
+  readonly certificate: ClientCertificate
+  /** The earliest notAfter on its path, or a CRL's nextUpdate, in ms. */
+  readonly validUntil: number
 }
 
 /** Per-verifier caches: a fresh verifier (new options) never sees another's verdicts. */
 interface Caches {
   /** Header text → identity or refusal. A pure function of the text, so safe to remember. */
   readonly identities: BoundedCache<Identity | CertgateError>
-  /** SHA-256 → the certificate that passed the checks, or its refusal. */
-  readonly verdicts: BoundedCache<ClientCertificate | CertgateError>
+  /** Certificate SHA-256 (and chain's) → verdict or refusal. */
+  readonly verdicts: BoundedCache<Verdict | CertgateError>
 }
 
 async function verifyOrThrow(
@@ -249,9 +272,24 @@ async function verifyOrThrow(
     throw new CertgateError('ERR_HEADER_TOO_LARGE', 'The forwarded client certificate header is too large.')
   }
   const nowMs = options.now()
-  const identity = await remembered(caches?.identities, value, nowMs, options, () => identify(value, options))
-  const cert = await remembered(caches?.verdicts, identity.thumbprint, nowMs, options, () =>
-    judge(identity, nowMs, options)
+  const ttlEnd = nowMs + options.cacheTtlMs
+  const identity = await remembered(
+    caches?.identities,
+    value,
+    { nowMs, ttlEnd, expiresAt: () => ttlEnd, bytes: (found) => value.length + bytesOf(found.der, found.chain) },
+    () => identify(value, options)
+  )
+  const { certificate: cert } = await remembered(
+    caches?.verdicts,
+    identity.verdictKey,
+    {
+      nowMs,
+      ttlEnd,
+      expiresAt: (verdict) => Math.min(ttlEnd, verdict.validUntil + 1),
+      // A rough upper bound: the DER, its field strings, and object overhead.
+      bytes: (verdict) => verdict.certificate.der.length * 3 + 512,
+    },
+    () => judge(identity, nowMs, options)
   )
   // A cached verdict is re-checked against the clock, so time can only turn it into a refusal.
   checkValidity(cert, nowMs, options.toleranceMs)
@@ -261,15 +299,25 @@ async function verifyOrThrow(
   return cert
 }
 
-/** Looks a key up, or computes and stores it; a stored refusal is thrown again. */
+interface Remembering<V> {
+  nowMs: number
+  /** When a stored refusal expires: the TTL. */
+  ttlEnd: number
+  expiresAt: (value: V) => number
+  bytes: (value: V) => number
+}
+
+/**
+ * Looks a key up, or computes and stores it. A refusal is stored too, for the TTL, and thrown
+ * again on a hit, so a replayed bad certificate costs a lookup.
+ */
 async function remembered<V extends object>(
   cache: BoundedCache<V | CertgateError> | undefined,
   key: string,
-  nowMs: number,
-  options: CompiledOptions,
+  how: Remembering<V>,
   compute: () => Promise<V>
 ): Promise<V> {
-  const hit = cache?.get(key, nowMs)
+  const hit = cache?.get(key, how.nowMs)
   if (hit !== undefined) {
     if (hit instanceof CertgateError) throw hit
     return hit
@@ -279,24 +327,12 @@ async function remembered<V extends object>(
     value = await compute()
   } catch (error) {
     if (cache !== undefined && error instanceof CertgateError) {
-      cache.set(key, error, nowMs + options.cacheTtlMs, key.length + 256)
+      cache.set(key, error, how.ttlEnd, key.length + 256)
     }
     throw error
   }
-  cache?.set(key, value, acceptanceExpiry(value, nowMs, options), key.length + byteSize(value))
+  cache?.set(key, value, how.expiresAt(value), key.length + how.bytes(value))
   return value
-}
-
-function acceptanceExpiry(value: object, nowMs: number, options: CompiledOptions): number {
-  const ttlEnd = nowMs + options.cacheTtlMs
-  return value instanceof ClientCertificate
-    ? Math.min(ttlEnd, value.notAfter.getTime() + options.toleranceMs + 1)
-    : ttlEnd
-}
-
-function byteSize(value: object): number {
-  // A rough upper bound: the DER, its PEM-sized field strings, and object overhead.
-  return 'der' in value && value.der instanceof Uint8Array ? value.der.length * 3 + 512 : 512
 }
 
 /** Parses the header, picks the element, decodes its certificate and checks its Hash. */
@@ -311,30 +347,65 @@ async function identify(value: string, options: CompiledOptions): Promise<Identi
       'The forwarded client certificate header carries no certificate (configure the proxy to forward Cert).'
     )
   }
-  const [der] = decodeCertificates(leafText, { maxCertificates: options.maxChainLength })
-  if (element.cert !== undefined && element.chain !== undefined) {
-    decodeCertificates(element.chain, { maxCertificates: options.maxChainLength })
-  }
+  const limits = { maxCertificates: options.maxChainLength }
+  const [der] = decodeCertificates(leafText, limits)
+  const chain = element.chain === undefined ? [] : decodeCertificates(element.chain, limits)
   const thumbprint = await digestHex('SHA-256', der!)
   checkForwardedHash(thumbprint, element.hash)
-  return { der: der!, thumbprint }
+  const verdictKey =
+    options.trust !== null && chain.length > 0
+      ? `${thumbprint}:${await digestHex('SHA-256', concatenate(chain))}`
+      : thumbprint
+  return { der: der!, thumbprint, chain, verdictKey }
 }
 
-/** The certificate's own verdict: parse, expiry and allowlist. Independent of the request. */
-async function judge(identity: Identity, nowMs: number, options: CompiledOptions): Promise<ClientCertificate> {
-  const { allow } = options
+function concatenate(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(bytesOf(...parts))
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
+}
+
+function bytesOf(...parts: ReadonlyArray<Uint8Array | readonly Uint8Array[]>): number {
+  let total = 0
+  for (const part of parts) {
+    total += part instanceof Uint8Array ? part.length : bytesOf(...part)
+  }
+  return total
+}
+
+/**
+ * The certificate's own verdict: parse, expiry, trust and allowlist. Independent of the request,
+ * so it is cached.
+ */
+async function judge(identity: Identity, nowMs: number, options: CompiledOptions): Promise<Verdict> {
+  const { allow, trust, toleranceMs } = options
+  const list = allow !== null && allow !== 'any-valid' && allow.size > 0 ? allow : null
   // With thumbprints as the only list, a stranger is refused before any parsing.
-  if (allow !== null && allow !== 'any-valid' && allow.thumbprintsOnly && !allow.thumbprints.has(identity.thumbprint)) {
+  if (list !== null && list.thumbprintsOnly && !list.thumbprints.has(identity.thumbprint)) {
     throw notAllowed()
   }
   const cert = await readClientCertificate(identity.der, { thumbprint: identity.thumbprint })
   // Expiry is final, so it is remembered as a refusal; "not yet valid" is not, and is left to
   // the per-request clock check.
-  if (cert.notAfter.getTime() + options.toleranceMs < nowMs) checkValidity(cert, nowMs, options.toleranceMs)
-  if (allow !== null && allow !== 'any-valid' && allow.size > 0 && matchAllowList(allow, cert) === null) {
-    throw notAllowed()
+  if (cert.notAfter.getTime() + toleranceMs < nowMs) checkValidity(cert, nowMs, toleranceMs)
+  let validUntil = cert.notAfter.getTime() + toleranceMs
+  if (trust !== null) {
+    try {
+      const verdict = await trust.verify(identity.der, identity.chain, nowMs, toleranceMs)
+      validUntil = Math.min(validUntil, verdict.validUntil)
+    } catch (error) {
+      // A self-signed leaf has no chain to validate: it passes only when pinned by thumbprint.
+      const pinned = list !== null && list.thumbprints.has(identity.thumbprint)
+      const untrusted = isCertgateError(error) && error.code === 'ERR_CERT_UNTRUSTED'
+      if (!(untrusted && pinned && (await trust.isSelfSigned(identity.der)))) throw error
+    }
   }
-  return cert
+  if (list !== null && matchAllowList(list, cert) === null) throw notAllowed()
+  return { certificate: cert, validUntil }
 }
 
 function notAllowed(): CertgateError {
