@@ -16,6 +16,8 @@ export type CertgateErrorCode =
   | 'ERR_CERT_EXPIRED'
   | 'ERR_CERT_NOT_YET_VALID'
   | 'ERR_CERT_NOT_ALLOWED'
+  | 'ERR_PROXY_UNTRUSTED'
+  | 'ERR_PROXY_VERIFY_FAILED'
   | 'ERR_CERT_UNTRUSTED'
   | 'ERR_CERT_USAGE'
   | 'ERR_CHAIN_INVALID'
@@ -44,6 +46,8 @@ const CODES: Readonly<Record<CertgateErrorCode, CodeInfo>> = {
   ERR_CERT_EXPIRED: { status: 403, title: 'Client certificate expired' },
   ERR_CERT_NOT_YET_VALID: { status: 403, title: 'Client certificate not yet valid' },
   ERR_CERT_NOT_ALLOWED: { status: 403, title: 'Client certificate not allowed' },
+  ERR_PROXY_UNTRUSTED: { status: 403, title: 'Request did not come through a trusted proxy' },
+  ERR_PROXY_VERIFY_FAILED: { status: 403, title: 'Proxy reports client certificate verification failed' },
   ERR_CERT_UNTRUSTED: { status: 403, title: 'Client certificate not trusted' },
   ERR_CERT_USAGE: { status: 403, title: 'Client certificate not meant for client authentication' },
   ERR_CHAIN_INVALID: { status: 403, title: 'Client certificate chain invalid' },
