@@ -14,9 +14,15 @@ export type ClientCertHandler = (
 ) => Response | Promise<Response>
 
 /** Options for {@link withClientCert}. */
-export interface WithClientCertOptions extends ClientCertOptions {
+export interface WithClientCertOptions<Rest extends unknown[] = unknown[]> extends ClientCertOptions {
   /** Shapes the refusal. Default: the RFC 9457 problem response for the error. */
   onError?: (error: CertgateError, request: Request) => Response | Promise<Response>
+  /**
+   * The peer's address, for `trustedProxies`, from whatever the runtime passes the handler after
+   * the request: `(req, server) => server.requestIP(req)?.address` on Bun,
+   * `(req, info) => info.remoteAddr.hostname` on Deno.
+   */
+  remoteAddress?: (request: Request, ...rest: Rest) => string | undefined
 }
 
 /**
@@ -27,14 +33,18 @@ export interface WithClientCertOptions extends ClientCertOptions {
  * })
  * Deno.serve(handler)
  */
-export function withClientCert(
+export function withClientCert<Rest extends unknown[] = unknown[]>(
   handler: ClientCertHandler,
-  options: WithClientCertOptions
-): (request: Request) => Promise<Response> {
+  options: WithClientCertOptions<Rest>
+): (request: Request, ...rest: Rest) => Promise<Response> {
   const verify = createClientCertVerifier(options)
-  const { onError } = options
-  return async function clientCertHandler(request: Request): Promise<Response> {
-    const result = await verify(request)
+  const { onError, remoteAddress } = options
+  if (options.trustedProxies !== undefined && remoteAddress === undefined) {
+    throw new TypeError('certgate: trustedProxies needs a remoteAddress function')
+  }
+  return async function clientCertHandler(request: Request, ...rest: Rest): Promise<Response> {
+    const address = remoteAddress?.(request, ...rest)
+    const result = await verify(request, address === undefined ? {} : { remoteAddress: address })
     if (!result.ok) return onError ? onError(result.error, request) : problemResponse(result.error)
     return handler(request, result.certificate)
   }

@@ -4,6 +4,7 @@
  * forwards, sets the typed `clientCert` variable, or refuses with 403 problem+json.
  */
 import type { Context, MiddlewareHandler } from 'hono'
+import type { GetConnInfo } from 'hono/conninfo'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ClientCertificate } from './certificate.ts'
@@ -28,6 +29,11 @@ export interface ClientCertMiddlewareOptions<M extends ClientCertMode = 'require
   mode?: M
   /** Shapes the refusal; its Response is sent as is. Default: 403 `application/problem+json`. */
   onError?: (error: CertgateError, c: Context) => Response | Promise<Response>
+  /**
+   * The runtime's connection-info helper, needed with `trustedProxies`: `getConnInfo` from
+   * `@hono/node-server/conninfo`, `hono/bun` or `hono/deno`.
+   */
+  getConnInfo?: GetConnInfo
 }
 
 /**
@@ -39,8 +45,11 @@ export interface ClientCertMiddlewareOptions<M extends ClientCertMode = 'require
  * @param {'require' | 'accept'} [options.mode='require'] - `accept` lets requests without a certificate through.
  * @param {string} [options.header='x-forwarded-client-cert'] - the header the proxy writes.
  * @param {Function} [options.onError] - shapes the refusal response.
+ * @param {string[]} [options.trustedProxies] - honour the header only from these addresses.
+ * @param {GetConnInfo} [options.getConnInfo] - the runtime's connection info, for trustedProxies.
  * @returns {MiddlewareHandler} the middleware.
- * @throws {TypeError} when the options would admit nobody or are malformed.
+ * @throws {TypeError} when the options would admit nobody or are malformed, or when
+ * `trustedProxies` is set without `getConnInfo`.
  *
  * @example
  * ```ts
@@ -53,9 +62,13 @@ export const clientCert = <M extends ClientCertMode = 'require'>(
   options: ClientCertMiddlewareOptions<M>
 ): MiddlewareHandler<ClientCertEnv<M>> => {
   const verify = createClientCertVerifier(options)
-  const { onError } = options
+  const { onError, getConnInfo } = options
+  if (options.trustedProxies !== undefined && getConnInfo === undefined) {
+    throw new TypeError('certgate: trustedProxies needs getConnInfo (from @hono/node-server/conninfo, hono/bun or hono/deno)')
+  }
   return async function clientCert(c, next) {
-    const result = await verify(c.req.raw)
+    const remoteAddress = getConnInfo === undefined ? undefined : remoteAddressOf(getConnInfo, c)
+    const result = await verify(c.req.raw, remoteAddress === undefined ? {} : { remoteAddress })
     if (!result.ok) {
       const res = onError ? await onError(result.error, c) : problemResponse(result.error)
       // HTTPException answers with its own status, so it must carry the response's.
@@ -63,5 +76,14 @@ export const clientCert = <M extends ClientCertMode = 'require'>(
     }
     c.set('clientCert', result.certificate as ClientCertEnv<M>['Variables']['clientCert'])
     await next()
+  }
+}
+
+function remoteAddressOf(getConnInfo: GetConnInfo, c: Context): string | undefined {
+  try {
+    return getConnInfo(c).remote.address
+  } catch {
+    // An adapter that cannot tell (e.g. app.request() in a test) gives no address: refused.
+    return undefined
   }
 }

@@ -21,10 +21,29 @@ export {
   type ClientCertOptions,
   type ClientCertVerifier,
   createClientCertVerifier,
+  type VerifyContext,
   type VerifyResult,
   verifyClientCert,
-  type XfccElementChoice,
 } from './verify.ts'
+export { createProxyCheck, type ProxyCheck, type ProxyTrustOptions } from './proxy.ts'
+export {
+  albSource,
+  appGatewaySource,
+  appServiceSource,
+  type CertificateSource,
+  cloudflareSource,
+  customSource,
+  type ForwardedCertificate,
+  nginxSource,
+  rfc9440Source,
+  SOURCE_NAMES,
+  type SourceName,
+  sourceByName,
+  type SourceRead,
+  traefikSource,
+  xfccSource,
+  type XfccElementChoice,
+} from './sources.ts'
 export { createTrustVerifier, type TrustOptions, type TrustVerdict, type TrustVerifier } from './trust.ts'
 export type { CertificateFields } from './x509-fields.ts'
 export { encodeXfccPem, formatXfcc, parseXfcc, type XfccElement } from './xfcc.ts'

@@ -1,13 +1,13 @@
 /**
- * The pipeline for one request: read the forwarded header, pick the element the nearest proxy
- * wrote, decode its certificate, and run the checks. Options are compiled once by
- * {@link createClientCertVerifier}; a request never re-reads them.
+ * The pipeline for one request: check the request came through the proxy, read what the proxy
+ * forwarded (a source: Envoy's XFCC by default), identify the certificate by its SHA-256, and run
+ * the checks. Options are compiled once by {@link createClientCertVerifier}; a request never
+ * re-reads them.
  * @module
  */
 import { BoundedCache } from './cache.ts'
 import { type ClientCertificate, digestHex, readClientCertificate } from './certificate.ts'
 import { CertgateError, isCertgateError } from './errors.ts'
-import { decodeCertificates } from './pem.ts'
 import {
   type AllowList,
   type CompiledAllowList,
@@ -16,14 +16,12 @@ import {
   compileAllowList,
   matchAllowList,
 } from './policy.ts'
+import { createProxyCheck, type ProxyCheck } from './proxy.ts'
+import { type CertificateSource, type ForwardedCertificate, type XfccElementChoice, xfccSource } from './sources.ts'
 import { createTrustVerifier, type TrustOptions, type TrustVerifier } from './trust.ts'
-import { parseXfcc, type XfccElement } from './xfcc.ts'
 
 /** ACA's `clientCertificateMode` values that reach the app. */
 export type ClientCertMode = 'require' | 'accept'
-
-/** Which XFCC element carries the certificate to check. */
-export type XfccElementChoice = 'rightmost' | 'leftmost' | { fromRight: number }
 
 /** Options shared by every way in (`verifyClientCert`, `withClientCert`, `clientCert`). */
 export interface ClientCertOptions {
@@ -36,13 +34,27 @@ export interface ClientCertOptions {
   authorize?: (cert: ClientCertificate, request: Request) => boolean | Promise<boolean>
   /** `require` (default) refuses a request without a certificate; `accept` lets it through with none. */
   mode?: ClientCertMode
-  /** The header the proxy writes. Default `x-forwarded-client-cert`. */
+  /**
+   * Where the certificate comes from: Envoy's XFCC (default), another proxy's headers
+   * (`traefikSource()`, `nginxSource()`, `albSource()`, `appServiceSource()`,
+   * `appGatewaySource()`, `cloudflareSource()`, `rfc9440Source()`) or `customSource()`.
+   */
+  source?: CertificateSource
+  /** With the default XFCC source: the header the proxy writes. Default `x-forwarded-client-cert`. */
   header?: string
   /**
-   * Which element to read. Default `'rightmost'`: the one the nearest proxy appended. Anything
-   * to its left may have been sent by the client itself.
+   * With the default XFCC source: which element to read. Default `'rightmost'`, the one the
+   * nearest proxy appended; anything to its left may have been sent by the client itself.
    */
   element?: XfccElementChoice
+  /**
+   * Honour the forwarded certificate only from these addresses (CIDRs or IPs, v4 and v6). The
+   * verifier then needs the connection's remote address: `getConnInfo` for the Hono middleware,
+   * `remoteAddress` for `withClientCert`, the context argument for a compiled verifier.
+   */
+  trustedProxies?: readonly string[]
+  /** Honour the forwarded certificate only with this header and value, compared in constant time. */
+  proxySecret?: { header: string; value: string }
   /** Refuse a longer header value with ERR_HEADER_TOO_LARGE. Default 16384. */
   maxHeaderBytes?: number
   /** Refuse a `Chain` with more certificates with ERR_CHAIN_TOO_LONG. Default 8. */
@@ -78,17 +90,22 @@ export type VerifyResult =
   | { ok: true; certificate: ClientCertificate | null }
   | { ok: false; error: CertgateError }
 
+/** What a verifier knows of the connection, beyond the request. */
+export interface VerifyContext {
+  /** The peer's IP address, for `trustedProxies`. */
+  remoteAddress?: string
+}
+
 /** A compiled verifier: one request in, one result out. Never throws, never rejects. */
-export type ClientCertVerifier = (request: Request) => Promise<VerifyResult>
+export type ClientCertVerifier = (request: Request, context?: VerifyContext) => Promise<VerifyResult>
 
 interface CompiledOptions {
   readonly allow: CompiledAllowList | 'any-valid' | null
   readonly authorize: NonNullable<ClientCertOptions['authorize']> | null
   readonly mode: ClientCertMode
-  readonly header: string
-  readonly element: XfccElementChoice
-  readonly maxHeaderBytes: number
-  readonly maxChainLength: number
+  readonly source: CertificateSource
+  readonly proxy: ProxyCheck | null
+  readonly limits: { readonly maxHeaderBytes: number; readonly maxChainLength: number }
   readonly toleranceMs: number
   readonly now: () => number
   readonly cache: Required<CacheOptions> | null
@@ -115,9 +132,9 @@ export function createClientCertVerifier(options: ClientCertOptions): ClientCert
           identities: new BoundedCache({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes / 4 }),
           verdicts: new BoundedCache({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes }),
         }
-  return async function verifyRequest(request: Request): Promise<VerifyResult> {
+  return async function verifyRequest(request: Request, context: VerifyContext = {}): Promise<VerifyResult> {
     try {
-      return { ok: true, certificate: await verifyOrThrow(request, compiled, caches) }
+      return { ok: true, certificate: await verifyOrThrow(request, context, compiled, caches) }
     } catch (error) {
       if (isCertgateError(error)) return { ok: false, error }
       // Whatever else went wrong (a bug, a hook that threw), the request is refused, not crashed.
@@ -137,13 +154,17 @@ const verifiers = new WeakMap<ClientCertOptions, ClientCertVerifier>()
  * Verifies one request. Options are compiled on first use and remembered per options object,
  * so pass the same object each time.
  */
-export function verifyClientCert(request: Request, options: ClientCertOptions): Promise<VerifyResult> {
+export function verifyClientCert(
+  request: Request,
+  options: ClientCertOptions,
+  context: VerifyContext = {}
+): Promise<VerifyResult> {
   let verify = verifiers.get(options)
   if (verify === undefined) {
     verify = createClientCertVerifier(options)
     verifiers.set(options, verify)
   }
-  return verify(request)
+  return verify(request, context)
 }
 
 function compileOptions(options: ClientCertOptions): CompiledOptions {
@@ -151,8 +172,11 @@ function compileOptions(options: ClientCertOptions): CompiledOptions {
     allow,
     authorize,
     mode = 'require',
-    header = 'x-forwarded-client-cert',
-    element = 'rightmost',
+    source,
+    header,
+    element,
+    trustedProxies,
+    proxySecret,
     maxHeaderBytes = 16384,
     maxChainLength = 8,
     clockToleranceSeconds = 0,
@@ -182,27 +206,20 @@ function compileOptions(options: ClientCertOptions): CompiledOptions {
   if (!Number.isFinite(clockToleranceSeconds) || clockToleranceSeconds < 0) {
     throw new TypeError('certgate: clockToleranceSeconds must be a non-negative number')
   }
-  if (typeof header !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(header)) {
-    throw new TypeError('certgate: header must be an HTTP header name')
-  }
-  if (
-    typeof element === 'object' &&
-    (element === null || !Number.isInteger(element.fromRight) || element.fromRight < 0)
-  ) {
-    throw new TypeError('certgate: element.fromRight must be a non-negative integer')
-  }
-  if (typeof element === 'string' && element !== 'rightmost' && element !== 'leftmost') {
-    throw new TypeError("certgate: element must be 'rightmost', 'leftmost' or { fromRight: n }")
+  if (source !== undefined && (header !== undefined || element !== undefined)) {
+    throw new TypeError('certgate: header and element configure the default XFCC source; with source, configure the source itself')
   }
   const cacheLimits = cache === false ? null : compileCacheOptions(cache)
   return {
     allow: compiledAllow,
     authorize: authorize ?? null,
     mode,
-    header,
-    element,
-    maxHeaderBytes,
-    maxChainLength,
+    source: source ?? xfccSource({ ...(header === undefined ? {} : { header }), ...(element === undefined ? {} : { element }) }),
+    proxy: createProxyCheck({
+      ...(trustedProxies === undefined ? {} : { trustedProxies }),
+      ...(proxySecret === undefined ? {} : { sharedSecret: proxySecret }),
+    }),
+    limits: { maxHeaderBytes, maxChainLength },
     toleranceMs: clockToleranceSeconds * 1000,
     now,
     cache: cacheLimits,
@@ -259,25 +276,24 @@ interface Caches {
 
 async function verifyOrThrow(
   request: Request,
+  context: VerifyContext,
   options: CompiledOptions,
   caches: Caches | null
 ): Promise<ClientCertificate | null> {
-  const value = request.headers.get(options.header)
-  if (value === null || value.trim() === '') {
+  // Whoever is not the proxy may not speak for a client certificate at all.
+  options.proxy?.check(context.remoteAddress, request.headers)
+  const read = options.source.read(request.headers, options.limits)
+  if (read === null) {
     if (options.mode === 'accept') return null
     throw new CertgateError('ERR_CERT_MISSING', 'A client certificate is required.')
-  }
-  // Header values are byte strings, so length is the size in bytes.
-  if (value.length > options.maxHeaderBytes) {
-    throw new CertgateError('ERR_HEADER_TOO_LARGE', 'The forwarded client certificate header is too large.')
   }
   const nowMs = options.now()
   const ttlEnd = nowMs + options.cacheTtlMs
   const identity = await remembered(
     caches?.identities,
-    value,
-    { nowMs, ttlEnd, expiresAt: () => ttlEnd, bytes: (found) => value.length + bytesOf(found.der, found.chain) },
-    () => identify(value, options)
+    read.key,
+    { nowMs, ttlEnd, expiresAt: () => ttlEnd, bytes: (found) => bytesOf(found.der, found.chain) },
+    () => identify(read.decode(), options)
   )
   const { certificate: cert } = await remembered(
     caches?.verdicts,
@@ -335,28 +351,16 @@ async function remembered<V extends object>(
   return value
 }
 
-/** Parses the header, picks the element, decodes its certificate and checks its Hash. */
-async function identify(value: string, options: CompiledOptions): Promise<Identity> {
-  const element = pickElement(parseXfcc(value), options.element)
-  const leafText = element.cert ?? element.chain
-  if (leafText === undefined) {
-    // Envoy forwards a Hash alone unless told to forward the Cert: there was a certificate,
-    // but nothing here can check it, so even `accept` mode refuses.
-    throw new CertgateError(
-      'ERR_CERT_MISSING',
-      'The forwarded client certificate header carries no certificate (configure the proxy to forward Cert).'
-    )
-  }
-  const limits = { maxCertificates: options.maxChainLength }
-  const [der] = decodeCertificates(leafText, limits)
-  const chain = element.chain === undefined ? [] : decodeCertificates(element.chain, limits)
-  const thumbprint = await digestHex('SHA-256', der!)
-  checkForwardedHash(thumbprint, element.hash)
+/** Identifies what the proxy forwarded: the leaf's SHA-256, checked against a forwarded hash. */
+async function identify(forwarded: ForwardedCertificate, options: CompiledOptions): Promise<Identity> {
+  const { leaf, chain } = forwarded
+  const thumbprint = await digestHex('SHA-256', leaf)
+  checkForwardedHash(thumbprint, forwarded.hash)
   const verdictKey =
     options.trust !== null && chain.length > 0
       ? `${thumbprint}:${await digestHex('SHA-256', concatenate(chain))}`
       : thumbprint
-  return { der: der!, thumbprint, chain, verdictKey }
+  return { der: leaf, thumbprint, chain, verdictKey }
 }
 
 function concatenate(parts: readonly Uint8Array[]): Uint8Array {
@@ -410,14 +414,4 @@ async function judge(identity: Identity, nowMs: number, options: CompiledOptions
 
 function notAllowed(): CertgateError {
   return new CertgateError('ERR_CERT_NOT_ALLOWED', 'The client certificate is not allowed.')
-}
-
-function pickElement(elements: XfccElement[], choice: XfccElementChoice): XfccElement {
-  const index =
-    choice === 'rightmost' ? elements.length - 1 : choice === 'leftmost' ? 0 : elements.length - 1 - choice.fromRight
-  const element = elements[index]
-  if (element === undefined) {
-    throw new CertgateError('ERR_XFCC_MALFORMED', 'The XFCC header has fewer elements than configured.')
-  }
-  return element
 }

@@ -39,7 +39,7 @@ describe('verifyClientCert and withClientCert', () => {
 
   it('a compiled verifier is reusable across requests', async () => {
     const verify = createClientCertVerifier({ allow: { thumbprints: [allowed.thumbprint] } })
-    const results = await Promise.all([request(await xfccHeader(allowed)), request(await xfccHeader(unknown)), request()].map(verify))
+    const results = await Promise.all([request(await xfccHeader(allowed)), request(await xfccHeader(unknown)), request()].map((r) => verify(r)))
     assert.deepEqual(
       results.map((r) => (r.ok ? r.certificate?.commonName : r.error.code)),
       [CN, 'ERR_CERT_NOT_ALLOWED', 'ERR_CERT_MISSING']
