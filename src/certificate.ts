@@ -4,6 +4,7 @@
  * @module
  */
 import type { X509Certificate } from '@peculiar/x509'
+import { toHex } from './bytes.ts'
 import { encodePem } from './pem.ts'
 import { type CertificateFields, readCertificateFields } from './x509-fields.ts'
 
@@ -124,13 +125,4 @@ export async function readClientCertificate(
 /** Uppercase hex digest of bytes, with WebCrypto. */
 export async function digestHex(algorithm: 'SHA-256' | 'SHA-1', bytes: Uint8Array): Promise<string> {
   return toHex(new Uint8Array(await crypto.subtle.digest(algorithm, bytes as Uint8Array<ArrayBuffer>)))
-}
-
-const HEX = '0123456789ABCDEF'
-
-/** Bytes → uppercase hex. */
-export function toHex(bytes: Uint8Array): string {
-  let out = ''
-  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]! >> 4]! + HEX[bytes[i]! & 15]!
-  return out
 }

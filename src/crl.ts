@@ -36,8 +36,8 @@ import {
   TAG_SEQUENCE,
   TAG_UTC_TIME,
   type Tlv,
-  toHex,
 } from './der.ts'
+import { concatBytes, toHex } from './bytes.ts'
 import { CertgateError, isCertgateError } from './errors.ts'
 import { decodeBase64 } from './pem.ts'
 import {
@@ -627,13 +627,7 @@ async function download(
       }
       chunks.push(value)
     }
-    const out = new Uint8Array(total)
-    let offset = 0
-    for (const chunk of chunks) {
-      out.set(chunk, offset)
-      offset += chunk.length
-    }
-    return out
+    return concatBytes(chunks)
   } finally {
     clearTimeout(timer)
   }

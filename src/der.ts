@@ -12,6 +12,7 @@
  * Nothing is copied: a TLV is four offsets into the input, and contents are `subarray` views.
  * @module
  */
+import { toHex } from './bytes.ts'
 import { CertgateError } from './errors.ts'
 
 export const TAG_BOOLEAN = 0x01
@@ -480,22 +481,3 @@ function universal(bytes: Uint8Array, s: number, e: number): string {
   return text
 }
 
-const HEX_UPPER: readonly string[] = Array.from(
-  { length: 256 },
-  (_, i) => i.toString(16).padStart(2, '0').toUpperCase()
-)
-const HEX_LOWER: readonly string[] = HEX_UPPER.map((h) => h.toLowerCase())
-
-/** Uppercase hex of the bytes. */
-export function toHex(bytes: Uint8Array): string {
-  let text = ''
-  for (let i = 0; i < bytes.length; i++) text += HEX_UPPER[bytes[i]]
-  return text
-}
-
-/** Lowercase hex of the bytes. */
-export function toHexLower(bytes: Uint8Array): string {
-  let text = ''
-  for (let i = 0; i < bytes.length; i++) text += HEX_LOWER[bytes[i]]
-  return text
-}

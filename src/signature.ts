@@ -8,7 +8,8 @@
  * them rather than skip the check.
  * @module
  */
-import { DerReader, readIntegerBytes, TAG_INTEGER, TAG_SEQUENCE, toHex } from './der.ts'
+import { toHex } from './bytes.ts'
+import { DerReader, readIntegerBytes, TAG_INTEGER, TAG_SEQUENCE } from './der.ts'
 
 /** The outcome of one signature check. */
 export type SignatureVerdict = 'valid' | 'invalid' | 'unsupported'

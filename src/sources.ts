@@ -10,8 +10,9 @@
  * encodings follow each proxy's source or documentation (`shared/xfcc-facts.md` §3).
  * @module
  */
+import { toHex } from './bytes.ts'
 import { CertgateError } from './errors.ts'
-import { decodeBase64, decodeCertificates } from './pem.ts'
+import { decodeBase64, decodeCertificates, decodePercent } from './pem.ts'
 import { parseXfcc, type XfccElement } from './xfcc.ts'
 
 /** What a proxy forwarded about the client certificate. */
@@ -177,20 +178,6 @@ function headerName(option: string, value: unknown): string {
   return value.toLowerCase()
 }
 
-/** `decodeURIComponent`, not form decoding: in every proxy's encoding a `+` is base64's own. */
-function percentDecode(value: string, header: string): string {
-  if (value.indexOf('%') === -1) return value
-  try {
-    return decodeURIComponent(value)
-  } catch (cause) {
-    throw new CertgateError(
-      'ERR_XFCC_MALFORMED',
-      `Invalid percent-encoding in the ${header} header.`,
-      { cause }
-    )
-  }
-}
-
 /** Exactly one certificate: proxies that forward the leaf alone never send more. */
 function decodeLeafOnly(text: string, limits: SourceLimits): Uint8Array {
   const blocks = decodeCertificates(text, { maxCertificates: limits.maxChainLength })
@@ -212,12 +199,6 @@ function normaliseSha256(text: string, what: string, base64: boolean): string {
     if (bytes.length === 32) return toHex(bytes)
   }
   throw malformedHeader(`The ${what} is not a SHA-256 hex digest.`)
-}
-
-function toHex(bytes: Uint8Array): string {
-  let out = ''
-  for (const byte of bytes) out += byte.toString(16).padStart(2, '0')
-  return out.toUpperCase()
 }
 
 type Verdict = 'success' | 'none' | null
@@ -379,7 +360,7 @@ export function traefikSource(): CertificateSource {
 }
 
 function decodeTraefik(value: string, limits: SourceLimits): ForwardedCertificate {
-  const text = percentDecode(value, 'X-Forwarded-Tls-Client-Cert')
+  const text = decodePercent(value, 'the X-Forwarded-Tls-Client-Cert header')
   const pieces = text.split(',')
   if (pieces.length > limits.maxChainLength) throw chainTooLong(limits)
   const ders = pieces.map((piece) => {
@@ -423,7 +404,7 @@ function pemLeafSource(
   verifyHeader: string | null
 ): CertificateSource {
   function decode(value: string, limits: SourceLimits): ForwardedCertificate {
-    return { leaf: decodeLeafOnly(percentDecode(value, certHeader), limits), chain: [] }
+    return { leaf: decodeLeafOnly(decodePercent(value, `the ${certHeader} header`), limits), chain: [] }
   }
   const certificate = singleHeaderSource(name, certHeader, decode)
   return {
@@ -451,7 +432,7 @@ export function albSource(options: AlbSourceOptions = {}): CertificateSource {
     throw new TypeError("certgate: albSource mode must be 'verify' or 'passthrough'")
   }
   return singleHeaderSource('alb-passthrough', 'x-amzn-mtls-clientcert', (value, limits) => {
-    const ders = decodeCertificates(percentDecode(value, 'X-Amzn-Mtls-Clientcert'), {
+    const ders = decodeCertificates(decodePercent(value, 'the X-Amzn-Mtls-Clientcert header'), {
       maxCertificates: limits.maxChainLength,
     })
     return { leaf: ders[0]!, chain: ders.slice(1) }

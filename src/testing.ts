@@ -9,6 +9,8 @@
 // Bun evaluates CJS dependencies before ESM siblings, so only this CJS polyfill is early enough.
 import 'reflect-metadata'
 import * as x509 from '@peculiar/x509'
+import { toHex, toHexLower } from './bytes.ts'
+import { encodePem } from './pem.ts'
 import { encodeXfccPem, formatXfcc } from './xfcc.ts'
 
 /** Key types the kit generates. P-256 is the default because it is fast to generate. */
@@ -318,10 +320,10 @@ async function describeCertificate(
   const commonNames = cert.subjectName.getField('CN')
   return {
     der,
-    pem: toPem(der),
+    pem: encodePem(der),
     keys,
     x509: cert,
-    thumbprint: toHex(digest).toUpperCase(),
+    thumbprint: toHex(digest),
     subjectRfc4514: opensslRfc2253(cert.subjectName),
     commonName: commonNames.length > 0 ? commonNames[commonNames.length - 1]! : null,
     issuer,
@@ -368,20 +370,7 @@ function randomSerialNumber(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16))
   // Clear the high bit (a positive INTEGER) and keep the first byte non-zero (exactly 16 bytes).
   bytes[0] = (bytes[0]! & 0x7f) | 0x01
-  return toHex(bytes)
-}
-
-function toHex(bytes: Uint8Array): string {
-  let hex = ''
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0')
-  return hex
-}
-
-function toPem(der: Uint8Array): string {
-  let binary = ''
-  for (const b of der) binary += String.fromCharCode(b)
-  const lines = btoa(binary).match(/.{1,64}/g) ?? []
-  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`
+  return toHexLower(bytes)
 }
 
 // OpenSSL's short names (XN_FLAG_FN_SN), keyed by @peculiar/x509's JSON names and OIDs.

@@ -23,7 +23,7 @@ import {
   RevocationChecker,
   type RevocationLink,
 } from './crl.ts'
-import { toHex } from './der.ts'
+import { toHex } from './bytes.ts'
 import { CertgateError, isCertgateError } from './errors.ts'
 import { decodeCertificates } from './pem.ts'
 import { type SignatureVerdict, SignerKey, SignerKeyPool, verifySignature } from './signature.ts'

@@ -5,6 +5,7 @@
  * re-reads them.
  * @module
  */
+import { concatBytes } from './bytes.ts'
 import { BoundedCache } from './cache.ts'
 import { type ClientCertificate, digestHex, readClientCertificate } from './certificate.ts'
 import { CertgateError, isCertgateError } from './errors.ts'
@@ -292,7 +293,7 @@ async function verifyOrThrow(
   const identity = await remembered(
     caches?.identities,
     read.key,
-    { nowMs, ttlEnd, expiresAt: () => ttlEnd, bytes: (found) => bytesOf(found.der, found.chain) },
+    { nowMs, ttlEnd, expiresAt: () => ttlEnd, bytes: (found) => found.chain.reduce((n, c) => n + c.length, found.der.length) },
     () => identify(read.decode(), options)
   )
   const { certificate: cert } = await remembered(
@@ -358,27 +359,9 @@ async function identify(forwarded: ForwardedCertificate, options: CompiledOption
   checkForwardedHash(thumbprint, forwarded.hash)
   const verdictKey =
     options.trust !== null && chain.length > 0
-      ? `${thumbprint}:${await digestHex('SHA-256', concatenate(chain))}`
+      ? `${thumbprint}:${await digestHex('SHA-256', concatBytes(chain))}`
       : thumbprint
   return { der: leaf, thumbprint, chain, verdictKey }
-}
-
-function concatenate(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(bytesOf(...parts))
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
-}
-
-function bytesOf(...parts: ReadonlyArray<Uint8Array | readonly Uint8Array[]>): number {
-  let total = 0
-  for (const part of parts) {
-    total += part instanceof Uint8Array ? part.length : bytesOf(...part)
-  }
-  return total
 }
 
 /**

@@ -34,9 +34,8 @@ import {
   TAG_SEQUENCE,
   TAG_SET,
   type Tlv,
-  toHex,
-  toHexLower,
 } from './der.ts'
+import { toHex, toHexLower } from './bytes.ts'
 
 /** The fields certgate reads from one certificate. Names are RFC 4514 strings. */
 export interface CertificateFields {

@@ -5,6 +5,7 @@
  * @module
  */
 import { CertgateError } from './errors.ts'
+import { decodePercent } from './pem.ts'
 
 /**
  * One XFCC element: what one proxy wrote about the client certificate it saw.
@@ -129,20 +130,6 @@ function unescapeQuoted(s: string, start: number, end: number): string {
   return out + s.slice(last, end)
 }
 
-function decodePem(value: string, key: SingleKey): string {
-  if (value.indexOf('%') === -1) return value
-  try {
-    // decodeURIComponent, not URLSearchParams: a literal `+` is base64, never a space.
-    return decodeURIComponent(value)
-  } catch (cause) {
-    throw new CertgateError(
-      'ERR_XFCC_MALFORMED',
-      `Invalid percent-encoding in the ${KEY_NAMES[key]} value of an XFCC element.`,
-      { cause }
-    )
-  }
-}
-
 /**
  * Every element of an XFCC header, left to right (the rightmost is the nearest proxy's).
  *
@@ -232,7 +219,7 @@ export function parseXfcc(value: string): XfccElement[] {
         }
         seen |= bit
         if (key === 'subject') element.subject = raw
-        else if (raw !== '') element[key] = key === 'hash' ? raw : decodePem(raw, key)
+        else if (raw !== '') element[key] = key === 'hash' ? raw : decodePercent(raw, `the ${KEY_NAMES[key]} value of an XFCC element`)
       }
       pairs++
 

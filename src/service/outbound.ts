@@ -6,6 +6,7 @@
  * @module
  */
 
+import { concatBytes } from '../bytes.ts'
 import { CertgateError } from '../errors.ts'
 
 /** Options of `getJson`. */
@@ -219,13 +220,7 @@ async function readBody(
     if (!done) void reader.cancel().catch(ignore)
   }
 
-  const bytes = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return bytes
+  return concatBytes(chunks)
 }
 
 /** `ERR_UPSTREAM_STATUS`, with Dapr's `{ errorCode, message }` when the body is that JSON. */
