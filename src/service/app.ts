@@ -2,20 +2,28 @@
  * The reference Azure Container Apps service as a Hono app: `/health` for the platform's probes,
  * and behind the client certificate check `/cert-info` and the two outbound routes (through the
  * Dapr sidecar, and direct). Every failure is an `application/problem+json` answer. Web APIs
- * only: the same app runs on Node, Bun and Deno.
+ * only: the same app runs on Node, Bun and Deno; each entry point hands in its runtime's
+ * connection-info helper for `TRUSTED_PROXY_CIDRS`.
  * @module
  */
 import { Hono } from 'hono'
 import type { Context, ErrorHandler, Handler, NotFoundHandler } from 'hono'
+import type { GetConnInfo } from 'hono/conninfo'
 import { HTTPException } from 'hono/http-exception'
 import { CertgateError, isCertgateError, problemResponse } from '../errors.ts'
 import { clientCert } from '../hono.ts'
+import { sourceByName } from '../sources.ts'
 import type { ServiceConfig } from './config.ts'
 import { daprInvokeUrl, getJson } from './outbound.ts'
 
-/** What the service may be given instead of the globals; tests and demos pass their own fetch. */
+/** What the service may be given instead of the globals; tests and demos pass their own. */
 export interface ServiceDeps {
   fetch?: typeof fetch
+  /**
+   * The runtime's connection info (`@hono/node-server/conninfo`, `hono/bun`, `hono/deno`);
+   * required when `trustedProxies` is configured, as the check needs the peer's address.
+   */
+  getConnInfo?: GetConnInfo
 }
 
 /** `/cert-info` in `accept` mode without a certificate: the recipe's keys, both null. */
@@ -30,11 +38,14 @@ const TRACESTATE_MAX_CHARS = 512
 /**
  * The service: `GET /health` without a certificate (ACA's probes bypass the ingress and carry
  * none), every other route behind the certificate check, unknown routes 404 only after it.
+ * @throws {TypeError} when `config.trustedProxies` is set and `deps.getConnInfo` is not.
  *
  * @example
  * ```ts
- * const app = createServiceApp(parseServiceConfig(process.env))
- * serve(app, { port: 8000 })
+ * import { getConnInfo } from '@hono/node-server/conninfo'
+ *
+ * const config = parseServiceConfig(process.env, { readFile: readFileSync })
+ * serve(createServiceApp(config, { getConnInfo }), { port: config.port })
  * ```
  */
 export function createServiceApp(config: ServiceConfig, deps: ServiceDeps = {}): Hono {
@@ -48,6 +59,10 @@ export function createServiceApp(config: ServiceConfig, deps: ServiceDeps = {}):
         commonNames: config.allowedCommonNames,
       },
       mode: config.clientCertMode,
+      source: sourceByName(config.clientCertSource),
+      ...(config.trust === null ? {} : { trust: config.trust }),
+      ...(config.trustedProxies === null ? {} : { trustedProxies: config.trustedProxies }),
+      ...(deps.getConnInfo === undefined ? {} : { getConnInfo: deps.getConnInfo }),
     })
   )
   app.get('/cert-info', certInfo)

@@ -3,6 +3,8 @@
  * accepting and lets in-flight requests finish, up to 10 s, then exits 0.
  * @module
  */
+import { readFileSync } from 'node:fs'
+import { getConnInfo } from 'hono/bun'
 import { createServiceApp } from './app.ts'
 import { loadConfigOrExit, startupLine } from './startup.ts'
 
@@ -17,11 +19,12 @@ declare const Bun: {
 
 const SHUTDOWN_TIMEOUT_MS = 10_000
 
-const config = loadConfigOrExit(process.env, process.exit)
+const config = loadConfigOrExit(process.env, process.exit, (path) => readFileSync(path))
 const server = Bun.serve({
   port: config.port,
   hostname: process.env.HOST ?? '0.0.0.0',
-  fetch: createServiceApp(config).fetch,
+  // Bun passes the server as fetch's second argument: the env `getConnInfo` asks for the peer.
+  fetch: createServiceApp(config, { getConnInfo }).fetch,
 })
 console.log(startupLine(config, { address: server.hostname, port: server.port }))
 

@@ -1,8 +1,11 @@
 /**
  * The reference service on Deno (`deno run -A src/service/deno.ts`). On SIGTERM / SIGINT it
- * stops accepting and lets in-flight requests finish, up to 10 s, then exits 0.
+ * stops accepting and lets in-flight requests finish, up to 10 s, then exits 0. Reading
+ * `TRUSTED_CA_CERTS` or `CRL_FILES` from files needs `--allow-read` (a denied read is reported
+ * as a configuration error naming the variable).
  * @module
  */
+import { getConnInfo } from 'hono/deno'
 import { createServiceApp } from './app.ts'
 import { loadConfigOrExit, startupLine } from './startup.ts'
 
@@ -10,6 +13,7 @@ import { loadConfigOrExit, startupLine } from './startup.ts'
 declare const Deno: {
   env: { toObject(): Record<string, string> }
   exit(code: number): never
+  readFileSync(path: string): Uint8Array
   addSignalListener(signal: 'SIGTERM' | 'SIGINT', handler: () => void): void
   serve(
     options: {
@@ -24,14 +28,15 @@ declare const Deno: {
 const SHUTDOWN_TIMEOUT_MS = 10_000
 
 const env = Deno.env.toObject()
-const config = loadConfigOrExit(env, Deno.exit)
+const config = loadConfigOrExit(env, Deno.exit, (path) => Deno.readFileSync(path))
 const server = Deno.serve(
   {
     port: config.port,
     hostname: env.HOST ?? '0.0.0.0',
     onListen: ({ hostname, port }) => console.log(startupLine(config, { address: hostname, port })),
   },
-  createServiceApp(config).fetch
+  // Deno passes the connection info (remoteAddr) as the handler's second argument, Hono's env.
+  createServiceApp(config, { getConnInfo }).fetch
 )
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

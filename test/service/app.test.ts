@@ -7,9 +7,11 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Hono } from 'hono'
-import type { ServiceConfig } from '../../src/service/config.ts'
+import type { ConnInfo, GetConnInfo } from 'hono/conninfo'
+import { parseServiceConfig, type ServiceConfig } from '../../src/service/config.ts'
 import { createServiceApp, onError, traceHeaders } from '../../src/service/app.ts'
-import { createTestPki, type TestCertificate, xfccHeader } from '../../src/testing.ts'
+import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../../src/testing.ts'
+import { createTestCrl } from '../support/pki.ts'
 import {
   daprSidecar,
   freePort,
@@ -85,6 +87,9 @@ describe('reference service', () => {
       daprApiToken: null,
       outboundTimeoutMs: OUTBOUND_TIMEOUT_MS,
       clientCertMode: 'require',
+      clientCertSource: 'xfcc',
+      trust: null,
+      trustedProxies: null,
       ...overrides,
     }
   }
@@ -99,8 +104,10 @@ describe('reference service', () => {
     return Promise.resolve(app.request(new Request(`http://service.test${path}`, { headers })))
   }
 
+  let pki: TestPki
+
   before(async () => {
-    const pki = await createTestPki()
+    pki = await createTestPki()
     allowed = await pki.issue({ commonName: ALLOWED_CN, dnsNames: [ALLOWED_CN] })
     pinned = await pki.issue({ commonName: 'pinned-by-thumbprint' })
     unknown = await pki.issue({ commonName: 'intruder.example' })
@@ -340,6 +347,123 @@ describe('reference service', () => {
       const res = await get(app, '/call-backend/direct', { cert: allowed })
       assert.equal(res.status, 200)
       assert.equal(calls, 1)
+    })
+  })
+
+  describe('TRUSTED_CA_CERTS', () => {
+    let rogue: TestCertificate
+    let revoked: TestCertificate
+    let trusted: ServiceConfig
+
+    before(async () => {
+      // Another CA entirely, minting the allowlisted CN: what ACA alone would let through.
+      rogue = await (await createTestPki()).issue({ commonName: ALLOWED_CN })
+      revoked = await pki.issue({ commonName: ALLOWED_CN })
+      const crl = await createTestCrl({ issuer: pki.intermediate, revoked: [revoked] })
+      const files: Record<string, string> = { '/ca.pem': pki.root.pem + pki.intermediate.pem }
+      const env = { TRUSTED_CA_CERTS: '/ca.pem', CRL_FILES: '/int.crl' }
+      const readFile = (path: string): Uint8Array =>
+        path === '/int.crl' ? crl.der : new TextEncoder().encode(files[path])
+      trusted = configWith({ trust: parseServiceConfig(env, { readFile }).trust })
+    })
+
+    it('refuses a rogue CA leaf with the allowed CN: 403 ERR_CERT_UNTRUSTED', BOUNDED, async () => {
+      const res = await get(createServiceApp(trusted), '/cert-info', { cert: rogue })
+      await assertProblem(res, 403, 'ERR_CERT_UNTRUSTED')
+    })
+
+    it('answers 200 for a certificate the configured CA issued', BOUNDED, async () => {
+      const app = createServiceApp(trusted)
+      const res = await get(app, '/cert-info', { cert: allowed })
+      assert.equal(res.status, 200)
+      assert.equal(((await res.json()) as { thumbprint: string }).thumbprint, allowed.thumbprint)
+      // Without Chain the path is completed with the bundle's intermediate.
+      const headers = { 'x-forwarded-client-cert': xfccHeader(allowed, { chain: false }) }
+      assert.equal((await get(app, '/cert-info', { headers })).status, 200)
+    })
+
+    it('still applies the allowlist: 403 ERR_CERT_NOT_ALLOWED', BOUNDED, async () => {
+      const res = await get(createServiceApp(trusted), '/cert-info', { cert: unknown })
+      await assertProblem(res, 403, 'ERR_CERT_NOT_ALLOWED')
+    })
+
+    it('refuses a serial listed in a CRL_FILES CRL: 403 ERR_CERT_REVOKED', BOUNDED, async () => {
+      const res = await get(createServiceApp(trusted), '/cert-info', { cert: revoked })
+      await assertProblem(res, 403, 'ERR_CERT_REVOKED')
+    })
+
+    it('without it, admits the rogue certificate by its CN (why it exists)', BOUNDED, async () => {
+      const res = await get(createServiceApp(configWith()), '/cert-info', { cert: rogue })
+      assert.equal(res.status, 200)
+    })
+  })
+
+  describe('TRUSTED_PROXY_CIDRS', () => {
+    /** A connection-info helper that reports `address` as the peer, as a runtime's would. */
+    function peer(address: string): GetConnInfo {
+      return function connInfo(): ConnInfo {
+        return { remote: { address } }
+      }
+    }
+
+    function proxied(): ServiceConfig {
+      return configWith({
+        trustedProxies: parseServiceConfig({ TRUSTED_PROXY_CIDRS: '10.0.0.0/8' }).trustedProxies,
+      })
+    }
+
+    it('refuses a request from outside the ranges: 403 ERR_PROXY_UNTRUSTED', BOUNDED, async () => {
+      const app = createServiceApp(proxied(), { getConnInfo: peer('127.0.0.2') })
+      const res = await get(app, '/cert-info', { cert: allowed })
+      await assertProblem(res, 403, 'ERR_PROXY_UNTRUSTED')
+    })
+
+    it('answers 200 for the same request from inside the ranges', BOUNDED, async () => {
+      const app = createServiceApp(proxied(), { getConnInfo: peer('10.1.2.3') })
+      const res = await get(app, '/cert-info', { cert: allowed })
+      assert.equal(res.status, 200)
+    })
+
+    it('leaves /health open to any address (the probes bypass the proxy)', BOUNDED, async () => {
+      const app = createServiceApp(proxied(), { getConnInfo: peer('127.0.0.2') })
+      assert.equal((await get(app, '/health')).status, 200)
+    })
+
+    it('refuses to build the app without getConnInfo', () => {
+      assert.throws(() => createServiceApp(proxied()), /trustedProxies needs getConnInfo/)
+    })
+  })
+
+  describe('CLIENT_CERT_SOURCE=nginx', () => {
+    function nginxApp(): Hono {
+      const source = parseServiceConfig({ CLIENT_CERT_SOURCE: 'nginx' }).clientCertSource
+      return createServiceApp(configWith({ clientCertSource: source }))
+    }
+
+    it('reads ssl-client-cert (URL-encoded PEM), verify SUCCESS: 200', BOUNDED, async () => {
+      const res = await get(nginxApp(), '/cert-info', {
+        headers: {
+          'ssl-client-cert': encodeURIComponent(allowed.pem),
+          'ssl-client-verify': 'SUCCESS',
+        },
+      })
+      assert.equal(res.status, 200)
+      assert.equal(((await res.json()) as { thumbprint: string }).thumbprint, allowed.thumbprint)
+    })
+
+    it('ignores X-Forwarded-Client-Cert: 403 ERR_CERT_MISSING', BOUNDED, async () => {
+      const res = await get(nginxApp(), '/cert-info', { cert: allowed })
+      await assertProblem(res, 403, 'ERR_CERT_MISSING')
+    })
+
+    it("honours nginx's failed verdict: 403 ERR_PROXY_VERIFY_FAILED", BOUNDED, async () => {
+      const res = await get(nginxApp(), '/cert-info', {
+        headers: {
+          'ssl-client-cert': encodeURIComponent(allowed.pem),
+          'ssl-client-verify': 'FAILED:certificate has expired',
+        },
+      })
+      await assertProblem(res, 403, 'ERR_PROXY_VERIFY_FAILED')
     })
   })
 

@@ -1,21 +1,45 @@
 /**
  * Tests for the service configuration: defaults, each variable's good and bad values, and a
- * message that names every bad variable at once.
+ * message that names every bad variable at once. Files (the CA bundle, CRLs) come from an
+ * in-memory reader, plus a real temporary directory where the runtime's own error code matters.
  * @module
  */
 
-import { describe, it } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { ConfigError, parseServiceConfig } from '../../src/service/config.ts'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ConfigError, parseServiceConfig, type ReadFile } from '../../src/service/config.ts'
 import type { ServiceConfig } from '../../src/service/config.ts'
+import { SOURCE_NAMES } from '../../src/sources.ts'
+import { createTestPki, type TestCertificate, type TestPki } from '../../src/testing.ts'
+import { createTestCrl, type TestCrl } from '../support/pki.ts'
 
 const HEX64 = 'ab'.repeat(32)
 const HEX64_UPPER = HEX64.toUpperCase()
 
+/** A reader over `files` that records every path asked for; anything else is ENOENT. */
+function memoryFiles(files: Record<string, string | Uint8Array>): ReadFile & { asked: string[] } {
+  const asked: string[] = []
+  function readFile(path: string): Uint8Array {
+    asked.push(path)
+    const content = Object.hasOwn(files, path) ? files[path] : undefined
+    if (content === undefined) {
+      throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' })
+    }
+    return typeof content === 'string' ? new TextEncoder().encode(content) : content
+  }
+  return Object.assign(readFile, { asked })
+}
+
 /** The ConfigError that parsing `env` throws. */
-function configError(env: Record<string, string | undefined>): ConfigError {
+function configError(
+  env: Record<string, string | undefined>,
+  readFile?: ReadFile
+): ConfigError {
   try {
-    parseServiceConfig(env)
+    parseServiceConfig(env, readFile === undefined ? {} : { readFile })
   } catch (error) {
     assert.ok(error instanceof ConfigError, 'expected a ConfigError')
     return error
@@ -27,9 +51,10 @@ function configError(env: Record<string, string | undefined>): ConfigError {
 function assertRefused(
   env: Record<string, string | undefined>,
   variable: string,
-  why?: RegExp
+  why?: RegExp,
+  readFile?: ReadFile
 ): void {
-  const error = configError(env)
+  const error = configError(env, readFile)
   assert.equal(error.issues.length, 1, error.message)
   assert.ok(error.issues[0]!.startsWith(`${variable}: `), error.issues[0])
   if (why) assert.match(error.issues[0]!, why)
@@ -48,6 +73,9 @@ describe('parseServiceConfig', () => {
       daprApiToken: null,
       outboundTimeoutMs: 5000,
       clientCertMode: 'require',
+      clientCertSource: 'xfcc',
+      trust: null,
+      trustedProxies: null,
     }
     assert.deepEqual(parseServiceConfig({}), expected)
   })
@@ -55,7 +83,7 @@ describe('parseServiceConfig', () => {
   it('treats a variable set to undefined as unset and ignores unknown variables', () => {
     const config = parseServiceConfig({ PORT: undefined, PATH: '/usr/bin', HOME: '', FOO: 'x' })
     assert.equal(config.port, 8000)
-    assert.equal(Object.keys(config).length, 9)
+    assert.equal(Object.keys(config).length, 12)
   })
 
   it('reads every variable when set', () => {
@@ -69,6 +97,8 @@ describe('parseServiceConfig', () => {
       DAPR_API_TOKEN: 's3cr3t-token',
       OUTBOUND_TIMEOUT_MS: '250',
       CLIENT_CERT_MODE: 'accept',
+      CLIENT_CERT_SOURCE: 'nginx',
+      TRUSTED_PROXY_CIDRS: '10.0.0.0/8',
     })
     assert.deepEqual(config, {
       port: 8443,
@@ -80,6 +110,9 @@ describe('parseServiceConfig', () => {
       daprApiToken: 's3cr3t-token',
       outboundTimeoutMs: 250,
       clientCertMode: 'accept',
+      clientCertSource: 'nginx',
+      trust: null,
+      trustedProxies: ['10.0.0.0/8'],
     })
   })
 
@@ -251,7 +284,7 @@ describe('parseServiceConfig', () => {
   })
 
   it('names every bad variable in one message, in a stable order', () => {
-    const error = configError({
+    const env = {
       PORT: '0x10',
       ALLOWED_CERT_THUMBPRINTS: 'a1'.repeat(20),
       ALLOWED_CERT_COMMON_NAMES: '',
@@ -261,7 +294,12 @@ describe('parseServiceConfig', () => {
       DAPR_API_TOKEN: 'bad token',
       OUTBOUND_TIMEOUT_MS: '600001',
       CLIENT_CERT_MODE: 'maybe',
-    })
+      CLIENT_CERT_SOURCE: 'envoy',
+      TRUSTED_CA_CERTS: '/no/such/bundle.pem',
+      CRL_FILES: '/no/such/crl.pem',
+      TRUSTED_PROXY_CIDRS: '10.0.0.0/33',
+    }
+    const error = configError(env, memoryFiles({}))
     const variables = error.issues.map((line) => line.slice(0, line.indexOf(':')))
     assert.deepEqual(variables, [
       'PORT',
@@ -272,8 +310,12 @@ describe('parseServiceConfig', () => {
       'DAPR_API_TOKEN',
       'OUTBOUND_TIMEOUT_MS',
       'CLIENT_CERT_MODE',
+      'CLIENT_CERT_SOURCE',
+      'TRUSTED_CA_CERTS',
+      'CRL_FILES',
+      'TRUSTED_PROXY_CIDRS',
     ])
-    assert.match(error.message, /^Invalid configuration \(8 problems\):\n/)
+    assert.match(error.message, /^Invalid configuration \(12 problems\):\n/)
     for (const line of error.issues) assert.ok(error.message.includes(`  - ${line}`))
     assert.equal(error.name, 'ConfigError')
     assert.ok(error instanceof Error)
@@ -289,5 +331,228 @@ describe('parseServiceConfig', () => {
   it('refuses a value that is not a string', () => {
     const env = { PORT: 8080 } as unknown as Record<string, string>
     assertRefused(env, 'PORT', /must be a string/)
+  })
+})
+
+describe('CLIENT_CERT_SOURCE', () => {
+  it('defaults to xfcc and accepts every source name, in any case', () => {
+    assert.equal(parseServiceConfig({}).clientCertSource, 'xfcc')
+    for (const name of SOURCE_NAMES) {
+      assert.equal(parseServiceConfig({ CLIENT_CERT_SOURCE: name }).clientCertSource, name)
+    }
+    assert.equal(parseServiceConfig({ CLIENT_CERT_SOURCE: 'NGINX' }).clientCertSource, 'nginx')
+  })
+
+  for (const bad of ['', 'envoy', 'app-gateway', 'custom', ' nginx']) {
+    it(`refuses ${JSON.stringify(bad)}, listing the names`, () => {
+      const why = /one of xfcc, traefik, nginx/
+      assertRefused({ CLIENT_CERT_SOURCE: bad }, 'CLIENT_CERT_SOURCE', why)
+    })
+  }
+})
+
+describe('TRUSTED_PROXY_CIDRS', () => {
+  it('is null when unset: the header is honoured from any address', () => {
+    assert.equal(parseServiceConfig({}).trustedProxies, null)
+  })
+
+  it('reads a comma list of IPv4 and IPv6 CIDRs and plain IPs, dropping empties', () => {
+    const config = parseServiceConfig({
+      TRUSTED_PROXY_CIDRS: ' 10.0.0.0/8, fd00::/8,,127.0.0.1 ,::ffff:10.0.0.0/104,10.0.0.0/8,',
+    })
+    assert.deepEqual(config.trustedProxies, [
+      '10.0.0.0/8',
+      'fd00::/8',
+      '127.0.0.1',
+      '::ffff:10.0.0.0/104',
+    ])
+  })
+
+  it('reports each bad entry by its position, as parseCidr judges it', () => {
+    const error = configError({
+      TRUSTED_PROXY_CIDRS: '10.0.0.0/8,10.0.0.0/33,010.0.0.1,fe80::1%eth0,proxy.internal',
+    })
+    assert.deepEqual(
+      error.issues.map((line) => line.replace(/ \(got .*$/, '')),
+      [
+        'TRUSTED_PROXY_CIDRS: entry 2 is not a CIDR or IP address',
+        'TRUSTED_PROXY_CIDRS: entry 3 is not a CIDR or IP address',
+        'TRUSTED_PROXY_CIDRS: entry 4 is not a CIDR or IP address',
+        'TRUSTED_PROXY_CIDRS: entry 5 is not a CIDR or IP address',
+      ]
+    )
+  })
+
+  for (const empty of ['', ' , ']) {
+    it(`refuses ${JSON.stringify(empty)}: an empty list would refuse every request`, () => {
+      assertRefused({ TRUSTED_PROXY_CIDRS: empty }, 'TRUSTED_PROXY_CIDRS', /at least one/)
+    })
+  }
+})
+
+describe('TRUSTED_CA_CERTS and CRL_FILES', () => {
+  let pki: TestPki
+  let leaf: TestCertificate
+  let crl: TestCrl
+  let rootCrl: TestCrl
+  let dir: string
+
+  before(async () => {
+    pki = await createTestPki()
+    leaf = await pki.issue({ commonName: 'api-client.contoso.com' })
+    crl = await createTestCrl({ issuer: pki.intermediate, revoked: [leaf] })
+    rootCrl = await createTestCrl({ issuer: pki.root })
+    dir = mkdtempSync(join(tmpdir(), 'certgate-config-'))
+  })
+
+  after(() => {
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('is null when unset: allowlists only', () => {
+    assert.equal(parseServiceConfig({}).trust, null)
+  })
+
+  it('takes PEM text itself: self-signed CAs are roots, the others intermediates', () => {
+    const config = parseServiceConfig({ TRUSTED_CA_CERTS: pki.intermediate.pem + pki.root.pem })
+    assert.deepEqual(config.trust, {
+      roots: [pki.root.pem],
+      intermediates: [pki.intermediate.pem],
+      crls: [],
+    })
+  })
+
+  it('takes PEM text with literal \\n, as a single-line setting carries it', () => {
+    const oneLine = (pki.root.pem + pki.intermediate.pem).replace(/\n/g, '\\n')
+    const config = parseServiceConfig({ TRUSTED_CA_CERTS: oneLine })
+    assert.deepEqual(config.trust?.roots, [pki.root.pem])
+    assert.deepEqual(config.trust?.intermediates, [pki.intermediate.pem])
+  })
+
+  it('reads a path through readFile, ignoring text around the blocks', () => {
+    const bundle =
+      `# our CAs\nsubject=CN = certgate test root CA\n${pki.root.pem}\n` +
+      `subject=CN = certgate test intermediate CA\n${pki.intermediate.pem}`
+    const files = memoryFiles({ '/etc/certgate/ca.pem': bundle })
+    const config = parseServiceConfig(
+      { TRUSTED_CA_CERTS: '/etc/certgate/ca.pem' },
+      { readFile: files }
+    )
+    assert.deepEqual(files.asked, ['/etc/certgate/ca.pem'])
+    assert.deepEqual(config.trust, {
+      roots: [pki.root.pem],
+      intermediates: [pki.intermediate.pem],
+      crls: [],
+    })
+  })
+
+  it('reads a real file with the runtime reader, and a DER certificate file', () => {
+    const pemPath = join(dir, 'bundle.pem')
+    const derPath = join(dir, 'root.der')
+    writeFileSync(pemPath, pki.root.pem + pki.intermediate.pem)
+    writeFileSync(derPath, pki.root.der)
+    const readFile: ReadFile = (path) => readFileSync(path)
+    const fromPem = parseServiceConfig({ TRUSTED_CA_CERTS: pemPath }, { readFile })
+    assert.equal(fromPem.trust?.roots.length, 1)
+    assert.equal(fromPem.trust?.intermediates.length, 1)
+    const fromDer = parseServiceConfig({ TRUSTED_CA_CERTS: derPath }, { readFile })
+    assert.deepEqual(fromDer.trust?.roots, [pki.root.pem])
+  })
+
+  it('anchors at a CA whose issuer the bundle does not hold', () => {
+    const config = parseServiceConfig({ TRUSTED_CA_CERTS: pki.intermediate.pem })
+    assert.deepEqual(config.trust?.roots, [pki.intermediate.pem])
+    assert.deepEqual(config.trust?.intermediates, [])
+  })
+
+  it('counts a certificate listed twice once', () => {
+    const config = parseServiceConfig({ TRUSTED_CA_CERTS: pki.root.pem + pki.root.pem })
+    assert.deepEqual(config.trust?.roots, [pki.root.pem])
+  })
+
+  it('refuses a file that cannot be read, naming the variable, the path and the code', () => {
+    const missing = join(dir, 'missing.pem')
+    const error = configError({ TRUSTED_CA_CERTS: missing }, (path) => readFileSync(path))
+    assert.deepEqual(error.issues, [
+      `TRUSTED_CA_CERTS: cannot read ${JSON.stringify(missing)} (ENOENT)`,
+    ])
+  })
+
+  it('refuses a path when no reader was given', () => {
+    assertRefused({ TRUSTED_CA_CERTS: '/ca.pem' }, 'TRUSTED_CA_CERTS', /no file reader/)
+  })
+
+  const badBundles: Array<[string, () => string, RegExp]> = [
+    ['an empty value', () => '', /must not be empty/],
+    ['a leaf among the CAs', () => pki.root.pem + leaf.pem, /certificate 2 .*is not a CA/],
+    ['a leaf alone', () => leaf.pem, /certificate 1 .*is not a CA/],
+    ['a CRL instead of certificates', () => crl.pem, /holds no CERTIFICATE PEM block/],
+    [
+      'broken base64',
+      () => '-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----\n',
+      /not valid base64/,
+    ],
+    [
+      'base64 that is not a certificate',
+      () => '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
+      /not a parsable X\.509 certificate/,
+    ],
+  ]
+  for (const [what, value, why] of badBundles) {
+    it(`refuses ${what}`, () => {
+      assertRefused({ TRUSTED_CA_CERTS: value() }, 'TRUSTED_CA_CERTS', why)
+    })
+  }
+
+  it('refuses a file with no certificate in it', () => {
+    const files = memoryFiles({ '/ca.pem': crl.pem, '/empty.pem': '' })
+    const variable = 'TRUSTED_CA_CERTS'
+    assertRefused({ [variable]: '/ca.pem' }, variable, /holds no CERTIFICATE/, files)
+    assertRefused({ [variable]: '/empty.pem' }, variable, /not a parsable/, files)
+  })
+
+  it('CRL_FILES reads PEM and DER files into trust.crls', () => {
+    const files = memoryFiles({
+      '/ca.pem': pki.root.pem,
+      '/int.crl': crl.pem,
+      '/root.crl': rootCrl.der,
+    })
+    const config = parseServiceConfig(
+      { TRUSTED_CA_CERTS: '/ca.pem', CRL_FILES: ' /int.crl, /root.crl ,' },
+      { readFile: files }
+    )
+    assert.deepEqual(config.trust?.crls, [crl.der, rootCrl.der])
+  })
+
+  it('CRL_FILES set to an empty list adds no CRL', () => {
+    const config = parseServiceConfig({ TRUSTED_CA_CERTS: pki.root.pem, CRL_FILES: '' })
+    assert.deepEqual(config.trust?.crls, [])
+    assert.equal(parseServiceConfig({ CRL_FILES: '' }).trust, null)
+  })
+
+  it('refuses CRL_FILES without TRUSTED_CA_CERTS, reading no file', () => {
+    const files = memoryFiles({ '/int.crl': crl.pem })
+    assertRefused({ CRL_FILES: '/int.crl' }, 'CRL_FILES', /needs TRUSTED_CA_CERTS/, files)
+    assert.deepEqual(files.asked, [])
+  })
+
+  it('refuses each CRL file that is missing or not a CRL, by position', () => {
+    const files = memoryFiles({ '/int.crl': crl.pem, '/leaf.pem': leaf.pem })
+    const env = { TRUSTED_CA_CERTS: pki.root.pem, CRL_FILES: '/int.crl,/gone.crl,/leaf.pem' }
+    assert.deepEqual(configError(env, files).issues, [
+      'CRL_FILES: entry 2 cannot read "/gone.crl" (ENOENT)',
+      'CRL_FILES: entry 3 "/leaf.pem" holds no CRL (PEM X509 CRL blocks, or DER)',
+    ])
+  })
+
+  it('reports a bad CA bundle and a bad CRL file together', () => {
+    const error = configError(
+      { TRUSTED_CA_CERTS: leaf.pem, CRL_FILES: '/gone.crl' },
+      memoryFiles({})
+    )
+    assert.deepEqual(
+      error.issues.map((line) => line.slice(0, line.indexOf(':'))),
+      ['TRUSTED_CA_CERTS', 'CRL_FILES']
+    )
   })
 })

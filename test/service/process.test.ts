@@ -33,6 +33,10 @@ const CONFIG_VARIABLES = [
   'DAPR_API_TOKEN',
   'OUTBOUND_TIMEOUT_MS',
   'CLIENT_CERT_MODE',
+  'CLIENT_CERT_SOURCE',
+  'TRUSTED_CA_CERTS',
+  'CRL_FILES',
+  'TRUSTED_PROXY_CIDRS',
 ]
 
 // Under Bun and Deno `process.execPath` is their own binary; the Node entry needs node itself.
@@ -214,6 +218,18 @@ describe('service processes', { skip }, () => {
     assert.doesNotMatch(service.stdout(), /listening/)
   })
 
+  it('stops before listening when TRUSTED_CA_CERTS names a missing file', SPAWNS, async () => {
+    const missing = `${ROOT}test/service/no-such-ca-bundle.pem`
+    const service = start(NODE, ['--import', 'tsx', 'src/service/main.ts'], {
+      TRUSTED_CA_CERTS: missing,
+    })
+    const exit = await within(service.exited, START_TIMEOUT_MS, 'exit on a missing CA bundle')
+    assert.equal(exit.code, 1, service.stderr())
+    const named = /TRUSTED_CA_CERTS: cannot read ".*no-such-ca-bundle\.pem" \(ENOENT\)/
+    assert.match(service.stderr(), named)
+    assert.doesNotMatch(service.stdout(), /listening/)
+  })
+
   it('serves on Node, drains an in-flight request on SIGTERM, exits 0', SPAWNS, async () => {
     const port = await freePort()
     const service = start(NODE, ['--import', 'tsx', 'src/service/main.ts'], {
@@ -222,12 +238,15 @@ describe('service processes', { skip }, () => {
       ALLOWED_CERT_COMMON_NAMES: ALLOWED_CN,
       ALLOWED_CERT_THUMBPRINTS: pinned.thumbprint.toLowerCase(),
       DIRECT_BACKEND_URL: await slowBackend(SLOW_BACKEND_MS),
+      // The test connects from 127.0.0.1: a 200 proves Node's getConnInfo reaches the check.
+      TRUSTED_PROXY_CIDRS: '127.0.0.1/32',
     })
     const startLine = await service.line(/listening on/)
     assert.equal(
       startLine,
       `certgate service listening on http://127.0.0.1:${port} ` +
-        '(client-cert mode require, 1 allowed thumbprint, 1 allowed common name)'
+        '(client-cert mode require, source xfcc, 1 allowed thumbprint, 1 allowed common name, ' +
+        'trust off, 1 trusted proxy range)'
     )
     assert.ok(!service.stdout().toLowerCase().includes(pinned.thumbprint.toLowerCase()))
 
@@ -282,12 +301,14 @@ describe('service processes', { skip }, () => {
     assert.match(service.stderr(), /SIGTERM again/)
   })
 
+  // With TRUSTED_PROXY_CIDRS, a 200 also proves the runtime's getConnInfo reached the check.
   it('serves on Bun: 200 with an allowed certificate, 403 without', needs(BUN), async () => {
     const port = await freePort()
     const service = start(BUN, ['src/service/bun.ts'], {
       PORT: String(port),
       HOST: '127.0.0.1',
       ALLOWED_CERT_COMMON_NAMES: ALLOWED_CN,
+      TRUSTED_PROXY_CIDRS: '127.0.0.1/32',
     })
     await service.line(new RegExp(`listening on http://127\\.0\\.0\\.1:${port} `))
     await assertServes(port, allowed)
@@ -302,6 +323,7 @@ describe('service processes', { skip }, () => {
       PORT: String(port),
       HOST: '127.0.0.1',
       ALLOWED_CERT_COMMON_NAMES: ALLOWED_CN,
+      TRUSTED_PROXY_CIDRS: '127.0.0.1/32',
     })
     await service.line(new RegExp(`listening on http://127\\.0\\.0\\.1:${port} `))
     await assertServes(port, allowed)
