@@ -481,9 +481,18 @@ function envSchema(
         env.ALLOWED_CERT_COMMON_NAMES.length > 0,
       'ALLOWED_CERT_THUMBPRINTS and ALLOWED_CERT_COMMON_NAMES are both empty, so the service ' +
         'would refuse every client certificate; set at least one of them'
+    ),
+    // These proxies forward whatever certificate the client showed without verifying it.
+    v.partialCheck(
+      [['CLIENT_CERT_SOURCE'], ['TRUSTED_CA_CERTS']],
+      (env) => !UNVERIFIED_SOURCES.has(env.CLIENT_CERT_SOURCE) || env.TRUSTED_CA_CERTS !== undefined,
+      'CLIENT_CERT_SOURCE alb-passthrough and app-service forward certificates the proxy never ' +
+        'verified; set TRUSTED_CA_CERTS to validate them'
     )
   )
 }
+
+const UNVERIFIED_SOURCES: ReadonlySet<string> = new Set(['alb-passthrough', 'app-service'])
 
 /** `VARIABLE: [entry N ]why`, or the bare message for checks that span variables. */
 function formatIssue(issue: v.BaseIssue<unknown>): { key: string; line: string } {

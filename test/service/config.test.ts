@@ -337,10 +337,18 @@ describe('parseServiceConfig', () => {
 describe('CLIENT_CERT_SOURCE', () => {
   it('defaults to xfcc and accepts every source name, in any case', () => {
     assert.equal(parseServiceConfig({}).clientCertSource, 'xfcc')
-    for (const name of SOURCE_NAMES) {
+    for (const name of SOURCE_NAMES.filter((n) => n !== 'alb-passthrough' && n !== 'app-service')) {
       assert.equal(parseServiceConfig({ CLIENT_CERT_SOURCE: name }).clientCertSource, name)
     }
     assert.equal(parseServiceConfig({ CLIENT_CERT_SOURCE: 'NGINX' }).clientCertSource, 'nginx')
+  })
+
+  it('refuses sources whose proxy forwards unverified certificates unless TRUSTED_CA_CERTS is set', () => {
+    for (const name of ['alb-passthrough', 'app-service']) {
+      const error = configError({ CLIENT_CERT_SOURCE: name })
+      assert.equal(error.issues.length, 1)
+      assert.match(error.issues[0]!, /never verified; set TRUSTED_CA_CERTS/)
+    }
   })
 
   for (const bad of ['', 'envoy', 'app-gateway', 'custom', ' nginx']) {
