@@ -6,7 +6,7 @@
  * @module
  */
 import { concatBytes } from './bytes.ts'
-import { BoundedCache } from './cache.ts'
+import { BoundedCache, TextMemo } from './cache.ts'
 import { type ClientCertificate, digestHex, readClientCertificate } from './certificate.ts'
 import { CertgateError, isCertgateError } from './errors.ts'
 import {
@@ -130,7 +130,7 @@ export function createClientCertVerifier(options: ClientCertOptions): ClientCert
       ? null
       : {
           // The header texts are the larger keys, so they get a quarter of the byte budget.
-          identities: new BoundedCache({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes / 4 }),
+          identities: new TextMemo({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes / 4 }),
           verdicts: new BoundedCache({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes }),
         }
   return async function verifyRequest(request: Request, context: VerifyContext = {}): Promise<VerifyResult> {
@@ -270,7 +270,7 @@ interface Verdict {
 /** Per-verifier caches: a fresh verifier (new options) never sees another's verdicts. */
 interface Caches {
   /** Header text → identity or refusal. A pure function of the text, so safe to remember. */
-  readonly identities: BoundedCache<Identity | CertgateError>
+  readonly identities: TextMemo<Identity | CertgateError>
   /** Certificate SHA-256 (and chain's) → verdict or refusal. */
   readonly verdicts: BoundedCache<Verdict | CertgateError>
 }
@@ -329,7 +329,7 @@ interface Remembering<V> {
  * again on a hit, so a replayed bad certificate costs a lookup.
  */
 async function remembered<V extends object>(
-  cache: BoundedCache<V | CertgateError> | undefined,
+  cache: Pick<BoundedCache<V | CertgateError>, 'get' | 'set'> | undefined,
   key: string,
   how: Remembering<V>,
   compute: () => Promise<V>

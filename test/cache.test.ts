@@ -2,7 +2,7 @@
 // acceptance. A cache hit is observable as the very same ClientCertificate object coming back.
 import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { BoundedCache } from '../src/cache.ts'
+import { BoundedCache, TextMemo } from '../src/cache.ts'
 import { type ClientCertOptions, createClientCertVerifier, type VerifyResult } from '../src/verify.ts'
 import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing.ts'
 
@@ -56,6 +56,29 @@ describe('BoundedCache', () => {
     cache.set('a', 'A2', 50, 9)
     assert.equal(cache.bytes, 9)
     assert.equal(cache.get('a', 0), 'A2')
+  })
+})
+
+describe('TextMemo', () => {
+  it('finds a long text it stored, and nothing for a text differing only where it does not sample', () => {
+    const memo = new TextMemo<string>({ maxEntries: 10, maxBytes: 100_000 })
+    const text = 'H'.repeat(160) + 'x'.repeat(2000)
+    // Position 161 is after the head and between samples: both texts share the sampled hash.
+    const twin = `${text.slice(0, 161)}y${text.slice(162)}`
+    memo.set(text, 'first', 100, 0)
+    assert.equal(memo.get(text, 0), 'first')
+    assert.equal(memo.get(twin, 0), undefined)
+    memo.set(twin, 'second', 100, 0)
+    assert.equal(memo.get(twin, 0), 'second')
+    assert.equal(memo.get(text, 0), undefined)
+  })
+
+  it('tells apart texts that differ in the head', () => {
+    const memo = new TextMemo<string>({ maxEntries: 10, maxBytes: 100_000 })
+    memo.set('a'.repeat(500), 'a', 100, 0)
+    memo.set(`b${'a'.repeat(499)}`, 'b', 100, 0)
+    assert.equal(memo.get('a'.repeat(500), 0), 'a')
+    assert.equal(memo.get(`b${'a'.repeat(499)}`, 0), 'b')
   })
 })
 
