@@ -18,10 +18,10 @@ export interface ClientCertificateJson {
   serial_number: string
   not_before: string
   not_after: string
-  dns_names: string[]
-  uris: string[]
-  emails: string[]
-  ips: string[]
+  dns_names: readonly string[]
+  uris: readonly string[]
+  emails: readonly string[]
+  ips: readonly string[]
   spiffe_id: string | null
 }
 
@@ -87,8 +87,9 @@ export class ClientCertificate {
     return new Peculiar(this.der as Uint8Array<ArrayBuffer>)
   }
 
+  /** The JSON form, built once: the certificate never changes, and /cert-info asks every time. */
   toJSON(): ClientCertificateJson {
-    return {
+    this.#json ??= Object.freeze({
       thumbprint: this.thumbprint,
       thumbprint_sha1: this.thumbprintSha1,
       common_name: this.commonName,
@@ -97,13 +98,16 @@ export class ClientCertificate {
       serial_number: this.serialNumber,
       not_before: this.notBefore.toISOString(),
       not_after: this.notAfter.toISOString(),
-      dns_names: [...this.dnsNames],
-      uris: [...this.uris],
-      emails: [...this.emails],
-      ips: [...this.ips],
+      dns_names: this.dnsNames,
+      uris: this.uris,
+      emails: this.emails,
+      ips: this.ips,
       spiffe_id: this.spiffeId,
-    }
+    })
+    return this.#json
   }
+
+  #json: Readonly<ClientCertificateJson> | undefined
 }
 
 /**
