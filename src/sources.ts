@@ -162,7 +162,8 @@ function readHeader(headers: Headers, name: string, limits: SourceLimits): strin
   const value = headers.get(name)
   if (value === null) return null
   if (value.length > limits.maxHeaderBytes) throw tooLarge()
-  return value.trim() === '' ? null : value
+  // Headers already strips HTTP whitespace (space, tab); JS trim() would also eat NBSP (0xA0).
+  return value === '' ? null : value
 }
 
 /**

@@ -344,7 +344,8 @@ async function remembered<V extends object>(
     value = await compute()
   } catch (error) {
     if (cache !== undefined && error instanceof CertgateError) {
-      cache.set(key, error, how.ttlEnd, key.length + 256)
+      // A CertgateError holds its stack too: a few KiB, not a few bytes.
+      cache.set(key, error, how.ttlEnd, key.length + 4096)
     }
     throw error
   }

@@ -342,6 +342,12 @@ describe('clientCert middleware', () => {
       await assertRefused(await get(app, ''), 'ERR_CERT_MISSING')
     })
 
+    it('36: a header of a non-HTTP whitespace (NBSP) is malformed, not missing, even in accept mode', async () => {
+      await assertRefused(await get(app, '\xa0'), 'ERR_XFCC_MALFORMED')
+      const accept = appWith({ allow: { commonNames: [ALLOWED_CN] }, mode: 'accept' })
+      await assertRefused(await get(accept, '\xa0'), 'ERR_XFCC_MALFORMED')
+    })
+
     it('36: refuses a header over 16 KiB, and the limit is configurable', async () => {
       const header = `${await xfccHeader(allowed)};By=${'x'.repeat(16 * 1024)}`
       await assertRefused(await get(app, header), 'ERR_HEADER_TOO_LARGE')
