@@ -67,6 +67,8 @@ function findWrk(): string | null {
 const bin = (name: string): string => join('node_modules', '.bin', name)
 const runtimes: Runtime[] = smoke ? ['node'] : ['node', 'bun', 'deno']
 mkdirSync('.bench', { recursive: true })
+log('building dist/ (the HTTP servers run the built package)…')
+execFileSync(process.execPath, [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
 const rows: Row[] = []
 const started = new Date()
 

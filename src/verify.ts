@@ -18,7 +18,13 @@ import {
   matchAllowList,
 } from './policy.ts'
 import { createProxyCheck, type ProxyCheck } from './proxy.ts'
-import { type CertificateSource, type ForwardedCertificate, type XfccElementChoice, xfccSource } from './sources.ts'
+import {
+  type CertificateSource,
+  type ForwardedCertificate,
+  type SourceRead,
+  type XfccElementChoice,
+  xfccSource,
+} from './sources.ts'
 import { createTrustVerifier, type TrustOptions, type TrustVerifier } from './trust.ts'
 
 /** ACA's `clientCertificateMode` values that reach the app. */
@@ -133,19 +139,36 @@ export function createClientCertVerifier(options: ClientCertOptions): ClientCert
           identities: new TextMemo({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes / 4 }),
           verdicts: new BoundedCache({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes }),
         }
-  return async function verifyRequest(request: Request, context: VerifyContext = {}): Promise<VerifyResult> {
+  return function verifyRequest(request: Request, context: VerifyContext = {}): Promise<VerifyResult> {
+    let read: SourceRead
     try {
-      return { ok: true, certificate: await verifyOrThrow(request, context, compiled, caches) }
-    } catch (error) {
-      if (isCertgateError(error)) return { ok: false, error }
-      // Whatever else went wrong (a bug, a hook that threw), the request is refused, not crashed.
-      return {
-        ok: false,
-        error: new CertgateError('ERR_CERT_NOT_ALLOWED', 'The client certificate was refused.', {
-          cause: error,
-        }),
+      // Whoever is not the proxy may not speak for a client certificate at all.
+      compiled.proxy?.check(context.remoteAddress, request.headers)
+      const found = compiled.source.read(request.headers, compiled.limits)
+      if (found === null) {
+        if (compiled.mode === 'accept') return Promise.resolve({ ok: true, certificate: null })
+        throw new CertgateError('ERR_CERT_MISSING', 'A client certificate is required.')
       }
+      read = found
+      // A returning client is answered without awaiting anything: the normal case stays cheap.
+      const cached = caches !== null && compiled.authorize === null ? answerFromCache(read, compiled, caches) : undefined
+      if (cached !== undefined) return Promise.resolve({ ok: true, certificate: cached })
+    } catch (error) {
+      return Promise.resolve(refusal(error))
     }
+    return verifyRead(read, request, compiled, caches).then(
+      (certificate): VerifyResult => ({ ok: true, certificate }),
+      refusal
+    )
+  }
+}
+
+function refusal(error: unknown): VerifyResult {
+  if (isCertgateError(error)) return { ok: false, error }
+  // Whatever else went wrong (a bug, a hook that threw), the request is refused, not crashed.
+  return {
+    ok: false,
+    error: new CertgateError('ERR_CERT_NOT_ALLOWED', 'The client certificate was refused.', { cause: error }),
   }
 }
 
@@ -275,19 +298,29 @@ interface Caches {
   readonly verdicts: BoundedCache<Verdict | CertgateError>
 }
 
-async function verifyOrThrow(
+/**
+ * The certificate for a request whose header and verdict are both cached, re-checked against the
+ * clock; undefined when anything must be computed. Throws a cached refusal.
+ */
+function answerFromCache(read: SourceRead, options: CompiledOptions, caches: Caches): ClientCertificate | undefined {
+  const nowMs = options.now()
+  const identity = caches.identities.get(read.key, nowMs)
+  if (identity === undefined) return undefined
+  if (identity instanceof CertgateError) throw identity
+  const verdict = caches.verdicts.get(identity.verdictKey, nowMs)
+  if (verdict === undefined) return undefined
+  if (verdict instanceof CertgateError) throw verdict
+  checkValidity(verdict.certificate, nowMs, options.toleranceMs)
+  return verdict.certificate
+}
+
+/** Identifies and judges what the proxy forwarded, through the caches. */
+async function verifyRead(
+  read: SourceRead,
   request: Request,
-  context: VerifyContext,
   options: CompiledOptions,
   caches: Caches | null
-): Promise<ClientCertificate | null> {
-  // Whoever is not the proxy may not speak for a client certificate at all.
-  options.proxy?.check(context.remoteAddress, request.headers)
-  const read = options.source.read(request.headers, options.limits)
-  if (read === null) {
-    if (options.mode === 'accept') return null
-    throw new CertgateError('ERR_CERT_MISSING', 'A client certificate is required.')
-  }
+): Promise<ClientCertificate> {
   const nowMs = options.now()
   const ttlEnd = nowMs + options.cacheTtlMs
   const identity = await remembered(
