@@ -11,6 +11,8 @@ import { digestHex, readClientCertificate } from '../src/certificate.ts'
 import { readCertificateFields } from '../src/x509-fields.ts'
 import { compileAllowList, matchAllowList } from '../src/policy.ts'
 import { createClientCertVerifier } from '../src/verify.ts'
+import { createTrustVerifier } from '../src/trust.ts'
+import { createTestPki, xfccHeader } from '../src/testing.ts'
 import { BENCH_CN, envoyHeader, makeTemplate, variantDer } from './fixtures.ts'
 
 export interface MicroResult {
@@ -73,6 +75,30 @@ export async function runMicro(options: { smoke: boolean }): Promise<MicroResult
     await add('allowlist match', () => matchAllowList(allow, cert))
     await add('verify, cache hit (returning client)', () => warm(request(header)))
     await add('verify, cold (new certificate each call)', (i) => cold(request(coldHeaders[i % coldHeaders.length]!)), 100)
+
+    // Chain verification needs real signatures, so real leaves, rotated; CA keys imported once.
+    const pki = await createTestPki({ keyAlgorithm: algorithm })
+    const leaves = await Promise.all(Array.from({ length: 20 }, () => pki.issue({ commonName: BENCH_CN })))
+    const trust = createTrustVerifier({ roots: [pki.root.der] })
+    await add(
+      'chain verification, leaf + intermediate → root',
+      (i) => {
+        const leaf = leaves[i % leaves.length]!
+        return trust.verify(leaf.der, [leaf.der, pki.intermediate.der], Date.now(), 0)
+      },
+      200
+    )
+    const trusted = createClientCertVerifier({
+      allow: { commonNames: [BENCH_CN] },
+      trust: { roots: [pki.root.pem] },
+      cache: false,
+    })
+    const trustedHeaders = leaves.map((leaf) => xfccHeader(leaf))
+    await add(
+      'verify with chain, uncached (decode, thumbprint, fields, chain, allowlist)',
+      (i) => trusted(request(trustedHeaders[i % trustedHeaders.length]!)),
+      200
+    )
   }
   return results
 }

@@ -96,7 +96,6 @@ for (const [runtime, results] of Object.entries(micro)) {
     })
   }
 }
-rows.push({ figure: 'chain verification against a configured CA', value: 'not built yet (trust issue)', target: '≤ 200 µs', met: null })
 
 // HTTP ratios against bare Hono.
 let http: HttpResult[] = []

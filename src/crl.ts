@@ -378,6 +378,8 @@ export class RevocationChecker {
   readonly #cache = new BoundedCache<FetchedCrl>({
     maxEntries: MAX_CACHED_URLS,
     maxBytes: MAX_CACHED_BYTES,
+    // A fetched CRL is worth keeping from the first download: the URLs come from configured CAs.
+    admission: 'always',
   })
   readonly #inFlight = new Map<string, Promise<FetchedCrl | null>>()
   readonly #failedUntil = new Map<string, number>()

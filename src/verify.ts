@@ -72,8 +72,9 @@ export interface ClientCertOptions {
   now?: () => number
   /**
    * Remember verdicts per certificate SHA-256 (and what each header text identifies), so a
-   * returning client costs a lookup. Bounded; entries live at most `ttlSeconds` and never past
-   * the certificate's notAfter. `false` turns caching off. Default
+   * returning client costs a lookup. A certificate is cached from its second request within the
+   * window, so a flood of one-off certificates is not retained. Bounded; entries live at most
+   * `ttlSeconds` and never past the certificate's notAfter. `false` turns caching off. Default
    * `{ maxEntries: 10000, maxBytes: 32 MiB, ttlSeconds: 600 }`.
    */
   cache?: CacheOptions | false

@@ -19,7 +19,7 @@ function outcome(result: VerifyResult): string {
 
 describe('BoundedCache', () => {
   it('evicts the least recently used entry past maxEntries', () => {
-    const cache = new BoundedCache<string>({ maxEntries: 2, maxBytes: 1000 })
+    const cache = new BoundedCache<string>({ maxEntries: 2, maxBytes: 1000, admission: 'always' })
     cache.set('a', 'A', 100, 1)
     cache.set('b', 'B', 100, 1)
     assert.equal(cache.get('a', 0), 'A')
@@ -30,17 +30,23 @@ describe('BoundedCache', () => {
     assert.equal(cache.size, 2)
   })
 
-  it('stays within maxEntries when every entry has been used (second chances are bounded)', () => {
-    const cache = new BoundedCache<number>({ maxEntries: 20, maxBytes: 1000 })
-    for (let i = 0; i < 20; i++) cache.set(`k${i}`, i, 100, 1)
-    for (let i = 0; i < 20; i++) cache.get(`k${i}`, 0)
+  it('never holds more than maxEntries, and keeps what was just used', () => {
+    const cache = new BoundedCache<number>({ maxEntries: 20, maxBytes: 1000, admission: 'always' })
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 20; i++) cache.set(`k${round}-${i}`, i, 100, 1)
+      for (let i = 0; i < 20; i++) cache.get(`k${round}-${i}`, 0)
+      assert.ok(cache.size <= 20, `size ${cache.size}`)
+      assert.ok(cache.bytes <= 20)
+    }
     cache.set('new', 99, 100, 1)
-    assert.equal(cache.size, 20)
+    cache.get('k4-19', 0)
+    for (let i = 0; i < 9; i++) cache.set(`later-${i}`, i, 100, 1)
     assert.equal(cache.get('new', 0), 99)
+    assert.equal(cache.get('k4-19', 0), 19)
   })
 
   it('evicts past maxBytes and never stores an entry larger than the budget', () => {
-    const cache = new BoundedCache<string>({ maxEntries: 100, maxBytes: 10 })
+    const cache = new BoundedCache<string>({ maxEntries: 100, maxBytes: 10, admission: 'always' })
     cache.set('a', 'A', 100, 6)
     cache.set('b', 'B', 100, 6)
     assert.equal(cache.get('a', 0), undefined)
@@ -51,7 +57,7 @@ describe('BoundedCache', () => {
   })
 
   it('drops an entry at its expiry and accounts its bytes', () => {
-    const cache = new BoundedCache<string>({ maxEntries: 10, maxBytes: 100 })
+    const cache = new BoundedCache<string>({ maxEntries: 10, maxBytes: 100, admission: 'always' })
     cache.set('a', 'A', 50, 7)
     assert.equal(cache.get('a', 49), 'A')
     assert.equal(cache.get('a', 50), undefined)
@@ -60,7 +66,7 @@ describe('BoundedCache', () => {
   })
 
   it('replacing a key does not double count its bytes', () => {
-    const cache = new BoundedCache<string>({ maxEntries: 10, maxBytes: 100 })
+    const cache = new BoundedCache<string>({ maxEntries: 10, maxBytes: 100, admission: 'always' })
     cache.set('a', 'A', 50, 7)
     cache.set('a', 'A2', 50, 9)
     assert.equal(cache.bytes, 9)
@@ -70,7 +76,7 @@ describe('BoundedCache', () => {
 
 describe('TextMemo', () => {
   it('finds a long text it stored, and nothing for a text differing only where it does not sample', () => {
-    const memo = new TextMemo<string>({ maxEntries: 10, maxBytes: 100_000 })
+    const memo = new TextMemo<string>({ maxEntries: 10, maxBytes: 100_000, admission: 'always' })
     const text = 'H'.repeat(160) + 'x'.repeat(2000)
     // Position 161 is after the head and between samples: both texts share the sampled hash.
     const twin = `${text.slice(0, 161)}y${text.slice(162)}`
@@ -83,11 +89,21 @@ describe('TextMemo', () => {
   })
 
   it('tells apart texts that differ in the head', () => {
-    const memo = new TextMemo<string>({ maxEntries: 10, maxBytes: 100_000 })
+    const memo = new TextMemo<string>({ maxEntries: 10, maxBytes: 100_000, admission: 'always' })
     memo.set('a'.repeat(500), 'a', 100, 0)
     memo.set(`b${'a'.repeat(499)}`, 'b', 100, 0)
     assert.equal(memo.get('a'.repeat(500), 0), 'a')
     assert.equal(memo.get(`b${'a'.repeat(499)}`, 0), 'b')
+  })
+})
+
+describe('admission', () => {
+  it('caches a key only on its second offer', () => {
+    const cache = new BoundedCache<string>({ maxEntries: 10, maxBytes: 1000 })
+    cache.set('once', 'x', 100, 1)
+    assert.equal(cache.get('once', 0), undefined)
+    cache.set('once', 'x', 100, 1)
+    assert.equal(cache.get('once', 0), 'x')
   })
 })
 
@@ -119,14 +135,18 @@ describe('the verifier cache', () => {
 
   it('answers a returning certificate from the cache (the same object comes back)', async () => {
     const verify = verifier()
+    // Admitted on the second sighting: from then on the same object comes back.
     const first = await verify(request(xfccHeader(allowed)))
     const second = await verify(request(xfccHeader(allowed)))
-    assert.ok(first.ok && second.ok)
-    assert.equal(first.certificate, second.certificate)
+    const third = await verify(request(xfccHeader(allowed)))
+    assert.ok(first.ok && second.ok && third.ok)
+    assert.notEqual(first.certificate, second.certificate)
+    assert.equal(second.certificate, third.certificate)
   })
 
   it('keys verdicts by the certificate, not the header text', async () => {
     const verify = verifier()
+    await verify(request(xfccHeader(allowed)))
     const envoy = await verify(request(xfccHeader(allowed)))
     const aca = await verify(request(xfccHeader(allowed, { style: 'aca' })))
     assert.ok(envoy.ok && aca.ok)
@@ -176,6 +196,7 @@ describe('the verifier cache', () => {
   it('entries expire after ttlSeconds', async () => {
     const clock = { now: Date.now() }
     const verify = verifier({ clock, cache: { ttlSeconds: 60 } })
+    await verify(request(xfccHeader(allowed)))
     const first = await verify(request(xfccHeader(allowed)))
     clock.now += 59_000
     const second = await verify(request(xfccHeader(allowed)))
