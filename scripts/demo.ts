@@ -11,6 +11,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { createTestPki, type TestCertificate, xfccHeader } from '../src/testing.ts'
+import { SERVICE_VARIABLES } from '../src/service/config.ts'
 import {
   daprSidecar,
   freePort,
@@ -26,20 +27,6 @@ const START_TIMEOUT_MS = 15_000
 const REQUEST_TIMEOUT_MS = 5_000
 const STOP_TIMEOUT_MS = 5_000
 const DAY_MS = 24 * 60 * 60 * 1000
-// The variables the service reads: the demo sets its own, so a shell that exports e.g.
-// ALLOWED_CERT_THUMBPRINTS cannot change the outcome.
-const SERVICE_VARIABLES = [
-  'PORT',
-  'HOST',
-  'ALLOWED_CERT_THUMBPRINTS',
-  'ALLOWED_CERT_COMMON_NAMES',
-  'DIRECT_BACKEND_URL',
-  'DAPR_HTTP_PORT',
-  'DAPR_TARGET_APP_ID',
-  'DAPR_API_TOKEN',
-  'OUTBOUND_TIMEOUT_MS',
-  'CLIENT_CERT_MODE',
-]
 
 /** One request of the demo and what it must get. */
 interface Step {
@@ -238,6 +225,7 @@ async function startService(
   vars: Record<string, string>
 ): Promise<ServiceProcess> {
   const env: Record<string, string | undefined> = { ...process.env }
+  // The demo sets its own, so a shell that exports e.g. ALLOWED_CERT_THUMBPRINTS cannot change it.
   for (const name of SERVICE_VARIABLES) delete env[name]
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/service/main.ts'], {
     cwd: ROOT,

@@ -15,6 +15,27 @@ import { parseCidr } from '../proxy.ts'
 import { SOURCE_NAMES, type SourceName } from '../sources.ts'
 import { type CertificateFields, readCertificateFields } from '../x509-fields.ts'
 
+/**
+ * Every environment variable the service reads (HOST by the entry points, the rest here): for
+ * tools that start it with a clean environment.
+ */
+export const SERVICE_VARIABLES: readonly string[] = [
+  'PORT',
+  'HOST',
+  'ALLOWED_CERT_THUMBPRINTS',
+  'ALLOWED_CERT_COMMON_NAMES',
+  'DIRECT_BACKEND_URL',
+  'DAPR_HTTP_PORT',
+  'DAPR_TARGET_APP_ID',
+  'DAPR_API_TOKEN',
+  'OUTBOUND_TIMEOUT_MS',
+  'CLIENT_CERT_MODE',
+  'CLIENT_CERT_SOURCE',
+  'TRUSTED_CA_CERTS',
+  'CRL_FILES',
+  'TRUSTED_PROXY_CIDRS',
+]
+
 /** The validated configuration of the reference service. */
 export interface ServiceConfig {
   port: number

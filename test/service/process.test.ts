@@ -14,6 +14,7 @@ import { connect, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { serve, type ServeHandle } from '../../src/node.ts'
 import { createTestPki, type TestCertificate, xfccHeader } from '../../src/testing.ts'
+import { SERVICE_VARIABLES } from '../../src/service/config.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const ALLOWED_CN = 'api-client.contoso.com'
@@ -22,22 +23,6 @@ const EXIT_TIMEOUT_MS = 5_000
 const SLOW_BACKEND_MS = 500
 const SPAWNS = { timeout: 30_000 }
 const BOUNDED = { timeout: 10_000 }
-const CONFIG_VARIABLES = [
-  'PORT',
-  'HOST',
-  'ALLOWED_CERT_THUMBPRINTS',
-  'ALLOWED_CERT_COMMON_NAMES',
-  'DIRECT_BACKEND_URL',
-  'DAPR_HTTP_PORT',
-  'DAPR_TARGET_APP_ID',
-  'DAPR_API_TOKEN',
-  'OUTBOUND_TIMEOUT_MS',
-  'CLIENT_CERT_MODE',
-  'CLIENT_CERT_SOURCE',
-  'TRUSTED_CA_CERTS',
-  'CRL_FILES',
-  'TRUSTED_PROXY_CIDRS',
-]
 
 // Under Bun and Deno `process.execPath` is their own binary; the Node entry needs node itself.
 const RUNTIME = 'Deno' in globalThis ? 'deno' : 'Bun' in globalThis ? 'bun' : 'node'
@@ -65,7 +50,7 @@ const servers: Server[] = []
 /** Starts `command` in the repository root with the service variables set to `vars` only. */
 function start(command: string, args: string[], vars: Record<string, string>): Service {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1' }
-  for (const name of CONFIG_VARIABLES) delete env[name]
+  for (const name of SERVICE_VARIABLES) delete env[name]
   const child = spawn(command, args, { cwd: ROOT, env: { ...env, ...vars }, stdio: 'pipe' })
   children.push(child)
   let out = ''

@@ -11,27 +11,11 @@ import { accessSync, constants, existsSync, readFileSync, writeFileSync } from '
 import { connect } from 'node:net'
 import { delimiter, join } from 'node:path'
 import { encodePem } from '../../src/pem.ts'
+import { SERVICE_VARIABLES } from '../../src/service/config.ts'
 
 /** Where Debian and source builds put nginx; a non-root PATH often lacks the sbin directories. */
 const NGINX_DIRS = ['/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin', '/usr/bin']
 
-/** The service's configuration variables, cleared from the inherited environment of a child. */
-const SERVICE_VARIABLES = [
-  'PORT',
-  'HOST',
-  'ALLOWED_CERT_THUMBPRINTS',
-  'ALLOWED_CERT_COMMON_NAMES',
-  'DIRECT_BACKEND_URL',
-  'DAPR_HTTP_PORT',
-  'DAPR_TARGET_APP_ID',
-  'DAPR_API_TOKEN',
-  'OUTBOUND_TIMEOUT_MS',
-  'CLIENT_CERT_MODE',
-  'CLIENT_CERT_SOURCE',
-  'TRUSTED_CA_CERTS',
-  'CRL_FILES',
-  'TRUSTED_PROXY_CIDRS',
-]
 
 /** A child process with its output collected, and its exit as a promise. */
 export interface Child {
