@@ -225,10 +225,18 @@ describe('nginx in front of the service (mutual TLS, end to end)', { skip: skipR
     assert.equal((res.json as Problem | null)?.code, code, res.body)
   }
 
-  /** nginx's access-log line for the request whose URI contains `probe`. */
-  function accessLogLine(probe: string): string | undefined {
-    const log = readFileSync(join(dir, 'access.log'), 'utf8')
-    return log.split('\n').find((line) => line.includes(probe))
+  /**
+   * nginx's access-log line for the request whose URI contains `probe`. nginx logs after it has
+   * answered, so the line may land a moment after the response: poll for it, up to 2 s.
+   */
+  async function accessLogLine(probe: string): Promise<string | undefined> {
+    const deadline = Date.now() + 2000
+    for (;;) {
+      const log = readFileSync(join(dir, 'access.log'), 'utf8')
+      const line = log.split('\n').find((entry) => entry.includes(probe))
+      if (line !== undefined || Date.now() > deadline) return line
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
   }
 
   describe('XFCC built by nginx, ssl_verify_client on', () => {
@@ -254,7 +262,7 @@ describe('nginx in front of the service (mutual TLS, end to end)', { skip: skipR
       assert.notEqual(outcome.status, 200, outcome.body)
       assert.equal(outcome.status, 400, outcome.body)
       assert.match(outcome.body, /SSL certificate error|No required SSL certificate was sent/)
-      const line = accessLogLine(probe)
+      const line = await accessLogLine(probe)
       assert.ok(line !== undefined, 'nginx did not log the request')
       // `$upstream_addr` is `-` when nginx answered without contacting any upstream.
       assert.match(line, / 400 upstream=- /, line)
@@ -265,7 +273,7 @@ describe('nginx in front of the service (mutual TLS, end to end)', { skip: skipR
       const res = await tlsGet(setup.requiredPort, `/cert-info?${probe}`, null)
       assert.equal(res.status, 400, res.body)
       assert.match(res.body, /No required SSL certificate was sent/)
-      assert.match(accessLogLine(probe) ?? '', / 400 upstream=- /)
+      assert.match((await accessLogLine(probe)) ?? '', / 400 upstream=- /)
     })
 
     it("a client's forged XFCC is replaced by its real (unknown) cert: 403", BOUNDED, async () => {
