@@ -105,11 +105,6 @@ export class BoundedCache<V> {
     this.#insert(key, { value, expiresAt, bytes })
   }
 
-  clear(): void {
-    this.#young = generation()
-    this.#old = generation()
-  }
-
   #insert(key: string, entry: Entry<V>): void {
     const half = { entries: Math.max(1, Math.floor(this.#limits.maxEntries / 2)), bytes: this.#limits.maxBytes / 2 }
     if (this.#young.entries.size >= half.entries || this.#young.bytes + entry.bytes > half.bytes) {
