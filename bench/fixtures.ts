@@ -6,9 +6,9 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { formatXfcc } from '../src/xfcc.ts'
-import { encodePem } from '../src/pem.ts'
-import { createTestPki, type TestCertificate, type TestKeyAlgorithm } from '../src/testing.ts'
+import { formatXfcc } from '../src/xfcc/parse.ts'
+import { encodePem } from '../src/x509/pem.ts'
+import { createTestPki, type TestCertificate, type TestKeyAlgorithm } from '../src/testing/index.ts'
 
 export const BENCH_CN = 'api-client.contoso.com'
 

@@ -11,7 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import { parseArgs } from 'node:util'
-import { createTestPki, xfccHeader } from '../src/testing.ts'
+import { createTestPki, xfccHeader } from '../src/testing/index.ts'
 import { daprSidecar, freePort, listen, sendJson } from '../test/support/loopback.ts'
 import { envoyHeader, makeTemplate, variantDer } from './fixtures.ts'
 

@@ -5,7 +5,7 @@
  * @module
  */
 import { Hono } from 'hono'
-import { clientCert } from '../src/hono.ts'
+import { clientCert } from '../src/adapters/hono.ts'
 import { BENCH_CN, envoyHeader, makeTemplate, variantDer } from './fixtures.ts'
 
 const total = Number(process.argv[2] ?? 1_000_000)

@@ -5,14 +5,14 @@
  */
 import 'reflect-metadata'
 import { X509Certificate } from '@peculiar/x509'
-import { parseXfcc } from '../src/xfcc.ts'
-import { decodeCertificates } from '../src/pem.ts'
-import { digestHex, readClientCertificate } from '../src/certificate.ts'
-import { readCertificateFields } from '../src/x509-fields.ts'
+import { parseXfcc } from '../src/xfcc/parse.ts'
+import { decodeCertificates } from '../src/x509/pem.ts'
+import { digestHex, readClientCertificate } from '../src/x509/certificate.ts'
+import { readCertificateFields } from '../src/x509/fields.ts'
 import { compileAllowList, matchAllowList } from '../src/policy.ts'
 import { createClientCertVerifier } from '../src/verify.ts'
-import { createTrustVerifier } from '../src/trust.ts'
-import { createTestPki, xfccHeader } from '../src/testing.ts'
+import { createTrustVerifier } from '../src/trust/verifier.ts'
+import { createTestPki, xfccHeader } from '../src/testing/index.ts'
 import { BENCH_CN, envoyHeader, makeTemplate, variantDer } from './fixtures.ts'
 
 export interface MicroResult {

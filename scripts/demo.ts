@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { createTestPki, type TestCertificate, xfccHeader } from '../src/testing.ts'
+import { createTestPki, type TestCertificate, xfccHeader } from '../src/testing/index.ts'
 import { SERVICE_VARIABLES } from '../src/service/config.ts'
 import {
   daprSidecar,

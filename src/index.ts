@@ -3,7 +3,7 @@
  * forwards (Envoy's X-Forwarded-Client-Cert first). Web APIs only: Node, Bun, Deno, edge.
  * @module
  */
-export { ClientCertificate, type ClientCertificateJson, readClientCertificate } from './certificate.ts'
+export { ClientCertificate, type ClientCertificateJson, readClientCertificate } from './x509/certificate.ts'
 export {
   CertgateError,
   type CertgateErrorCode,
@@ -12,8 +12,8 @@ export {
   problemResponse,
   problemType,
 } from './errors.ts'
-export { type ClientCertHandler, withClientCert, type WithClientCertOptions } from './fetch.ts'
-export { decodeCertificates, encodePem } from './pem.ts'
+export { type ClientCertHandler, withClientCert, type WithClientCertOptions } from './adapters/fetch.ts'
+export { decodeCertificates, encodePem } from './x509/pem.ts'
 export { type AllowList, normaliseThumbprint } from './policy.ts'
 export {
   type CacheOptions,
@@ -25,7 +25,7 @@ export {
   type VerifyResult,
   verifyClientCert,
 } from './verify.ts'
-export { createProxyCheck, type ProxyCheck, type ProxyTrustOptions } from './proxy.ts'
+export { createProxyCheck, type ProxyCheck, type ProxyTrustOptions } from './proxy/check.ts'
 export {
   albSource,
   appGatewaySource,
@@ -43,7 +43,7 @@ export {
   traefikSource,
   xfccSource,
   type XfccElementChoice,
-} from './sources.ts'
-export { createTrustVerifier, type TrustOptions, type TrustVerdict, type TrustVerifier } from './trust.ts'
-export type { CertificateFields } from './x509-fields.ts'
-export { encodeXfccPem, formatXfcc, parseXfcc, type XfccElement } from './xfcc.ts'
+} from './sources/index.ts'
+export { createTrustVerifier, type TrustOptions, type TrustVerdict, type TrustVerifier } from './trust/verifier.ts'
+export type { CertificateFields } from './x509/fields.ts'
+export { encodeXfccPem, formatXfcc, parseXfcc, type XfccElement } from './xfcc/parse.ts'

@@ -3,7 +3,7 @@
  * normalised once when the options are compiled.
  * @module
  */
-import type { ClientCertificate } from './certificate.ts'
+import type { ClientCertificate } from './x509/certificate.ts'
 import { CertgateError } from './errors.ts'
 
 /**

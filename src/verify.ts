@@ -7,7 +7,7 @@
  */
 import { concatBytes } from './bytes.ts'
 import { BoundedCache, TextMemo } from './cache.ts'
-import { type ClientCertificate, digestHex, readClientCertificate } from './certificate.ts'
+import { type ClientCertificate, digestHex, readClientCertificate } from './x509/certificate.ts'
 import { CertgateError, isCertgateError } from './errors.ts'
 import {
   type AllowList,
@@ -17,15 +17,15 @@ import {
   compileAllowList,
   matchAllowList,
 } from './policy.ts'
-import { createProxyCheck, type ProxyCheck } from './proxy.ts'
+import { createProxyCheck, type ProxyCheck } from './proxy/check.ts'
 import {
   type CertificateSource,
   type ForwardedCertificate,
   type SourceRead,
   type XfccElementChoice,
   xfccSource,
-} from './sources.ts'
-import { createTrustVerifier, type TrustOptions, type TrustVerifier } from './trust.ts'
+} from './sources/index.ts'
+import { createTrustVerifier, type TrustOptions, type TrustVerifier } from './trust/verifier.ts'
 
 /** ACA's `clientCertificateMode` values that reach the app. */
 export type ClientCertMode = 'require' | 'accept'

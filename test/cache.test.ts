@@ -4,7 +4,7 @@ import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { BoundedCache, TextMemo } from '../src/cache.ts'
 import { type ClientCertOptions, createClientCertVerifier, type VerifyResult } from '../src/verify.ts'
-import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing.ts'
+import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing/index.ts'
 
 const CN = 'api-client.contoso.com'
 const DAY = 24 * 60 * 60 * 1000

@@ -8,11 +8,11 @@ import { join } from 'node:path'
 import process from 'node:process'
 import { fileURLToPath } from 'node:url'
 import * as x509 from '@peculiar/x509'
-import { readClientCertificate } from '../src/certificate.ts'
-import { main } from '../src/cli.ts'
-import { decodeCertificates, encodeBase64 } from '../src/pem.ts'
-import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing.ts'
-import { parseXfcc } from '../src/xfcc.ts'
+import { readClientCertificate } from '../src/x509/certificate.ts'
+import { main } from '../src/cli/main.ts'
+import { decodeCertificates, encodeBase64 } from '../src/x509/pem.ts'
+import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing/index.ts'
+import { parseXfcc } from '../src/xfcc/parse.ts'
 
 interface CliResult {
   code: number
@@ -375,7 +375,7 @@ describe('usage and errors', () => {
   })
 
   it('fails garbage with exit 1 and the error code', async () => {
-    assertOneLineError(await cli(['inspect', paths.garbage]), 1, /^certgate: ERR_XFCC_MALFORMED: /)
+    assertOneLineError(await cli(['inspect', paths.garbage]), 1, /^certgate: ERR_HEADER_MALFORMED: /)
     assertOneLineError(
       await cli(['inspect', paths.binary]),
       1,
@@ -391,7 +391,7 @@ describe('usage and errors', () => {
 
 describe('the certgate executable', () => {
   it('runs main and exits with its status', { skip: !isNode }, async () => {
-    const script = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
+    const script = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
     const run = (args: string[]): Promise<CliResult> =>
       new Promise((resolve) => {
         const argv = ['--import', 'tsx', script, ...args]
@@ -405,6 +405,6 @@ describe('the certgate executable', () => {
     assert.ok(ok.stdout.includes(`\nALLOWED_CERT_THUMBPRINTS=${leaf.thumbprint}\n`))
     const bad = await run(['inspect', paths.garbage])
     assert.equal(bad.code, 1)
-    assert.match(bad.stderr, /^certgate: ERR_XFCC_MALFORMED: [^\n]+\n$/)
+    assert.match(bad.stderr, /^certgate: ERR_HEADER_MALFORMED: [^\n]+\n$/)
   })
 })

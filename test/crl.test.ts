@@ -1,5 +1,5 @@
 /**
- * Revocation (src/crl.ts through src/trust.ts): configured CRLs by issuer and serial, staleness,
+ * Revocation (src/trust/): configured CRLs by issuer and serial, staleness,
  * signatures, and fetching from a CRL distribution point served by a real loopback server.
  * @module
  */
@@ -8,9 +8,9 @@ import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Buffer } from 'node:buffer'
 import * as x509 from '@peculiar/x509'
-import { parseCrl, readCertificateExtras } from '../src/crl.ts'
-import { createTestCertificate, createTestPki, type TestPki } from '../src/testing.ts'
-import { createTrustVerifier, type TrustOptions } from '../src/trust.ts'
+import { parseCrl, readCertificateExtras } from '../src/trust/revocation.ts'
+import { createTestCertificate, createTestPki, type TestPki } from '../src/testing/index.ts'
+import { createTrustVerifier, type TrustOptions } from '../src/trust/verifier.ts'
 import { freePort, listen, type Loopback } from './support/loopback.ts'
 import { createRawLeaf, createTestCrl, type TestCrl } from './support/pki.ts'
 

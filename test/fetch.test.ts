@@ -2,7 +2,7 @@
 import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { CertgateError, createClientCertVerifier, verifyClientCert, withClientCert } from '../src/index.ts'
-import { createTestPki, type TestCertificate, xfccHeader } from '../src/testing.ts'
+import { createTestPki, type TestCertificate, xfccHeader } from '../src/testing/index.ts'
 
 const CN = 'api-client.contoso.com'
 

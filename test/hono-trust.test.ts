@@ -3,8 +3,8 @@
 import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Hono } from 'hono'
-import { clientCert, type ClientCertMiddlewareOptions } from '../src/hono.ts'
-import { createTestCertificate, createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing.ts'
+import { clientCert, type ClientCertMiddlewareOptions } from '../src/adapters/hono.ts'
+import { createTestCertificate, createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing/index.ts'
 import { createTestCrl } from './support/pki.ts'
 
 const CN = 'api-client.contoso.com'

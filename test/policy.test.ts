@@ -1,9 +1,9 @@
 // Allowlist matching for SPIFFE IDs and DNS wildcards (xfcc-facts §6 34, 35), on real certificates.
 import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { type ClientCertificate, readClientCertificate } from '../src/certificate.ts'
+import { type ClientCertificate, readClientCertificate } from '../src/x509/certificate.ts'
 import { type AllowList, compileAllowList, matchAllowList } from '../src/policy.ts'
-import { createTestPki, type TestPki } from '../src/testing.ts'
+import { createTestPki, type TestPki } from '../src/testing/index.ts'
 
 describe('allowlists: SPIFFE IDs and DNS names', () => {
   let pki: TestPki

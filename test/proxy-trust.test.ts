@@ -3,9 +3,9 @@ import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Hono } from 'hono'
 import type { GetConnInfo } from 'hono/conninfo'
-import { clientCert } from '../src/hono.ts'
+import { clientCert } from '../src/adapters/hono.ts'
 import { createClientCertVerifier, nginxSource, withClientCert } from '../src/index.ts'
-import { createTestPki, type TestCertificate, xfccHeader } from '../src/testing.ts'
+import { createTestPki, type TestCertificate, xfccHeader } from '../src/testing/index.ts'
 
 const CN = 'api-client.contoso.com'
 

@@ -9,7 +9,7 @@ import {
   parseCidr,
   parseIpAddress,
   type ProxyCheck,
-} from '../src/proxy.ts'
+} from '../src/proxy/check.ts'
 
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')

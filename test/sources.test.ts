@@ -20,9 +20,9 @@ import {
   sourceByName,
   traefikSource,
   xfccSource,
-} from '../src/sources.ts'
-import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing.ts'
-import { encodeBase64 } from '../src/pem.ts'
+} from '../src/sources/index.ts'
+import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing/index.ts'
+import { encodeBase64 } from '../src/x509/pem.ts'
 
 const LIMITS: SourceLimits = { maxHeaderBytes: 16384, maxChainLength: 8 }
 
@@ -153,7 +153,7 @@ describe('certificate sources', () => {
       throwsCode(
         () =>
           decode(xfccSource({ element: { fromRight: 2 } }), { 'x-forwarded-client-cert': value }),
-        'ERR_XFCC_MALFORMED'
+        'ERR_HEADER_MALFORMED'
       )
     })
 
@@ -180,7 +180,7 @@ describe('certificate sources', () => {
       const sha1 = xfccHeader(leaf, { hash: 'ab'.repeat(20) })
       throwsCode(
         () => decode(xfccSource(), { 'x-forwarded-client-cert': sha1 }),
-        'ERR_XFCC_MALFORMED'
+        'ERR_HEADER_MALFORMED'
       )
     })
 
@@ -204,7 +204,7 @@ describe('certificate sources', () => {
       )
       throwsCode(
         () => decode(xfccSource(), { 'x-forwarded-client-cert': 'Cert="abc' }),
-        'ERR_XFCC_MALFORMED'
+        'ERR_HEADER_MALFORMED'
       )
       throwsCode(
         () =>
@@ -257,20 +257,20 @@ describe('certificate sources', () => {
       )
     })
 
-    it('refuses two copies joined by Headers, full PEM, and junk: ERR_XFCC_MALFORMED', () => {
+    it('refuses two copies joined by Headers, full PEM, and junk: ERR_HEADER_MALFORMED', () => {
       const headers = new Headers()
       headers.append(HEADER, traefikPiece(other))
       headers.append(HEADER, traefikPiece(leaf))
-      throwsCode(() => traefikSource().read(headers, LIMITS)!.decode(), 'ERR_XFCC_MALFORMED')
+      throwsCode(() => traefikSource().read(headers, LIMITS)!.decode(), 'ERR_HEADER_MALFORMED')
       throwsCode(
         () => decode(traefikSource(), { [HEADER]: leaf.pem.replace(/\n/g, ' ') }),
-        'ERR_XFCC_MALFORMED'
+        'ERR_HEADER_MALFORMED'
       )
       throwsCode(
         () => decode(traefikSource(), { [HEADER]: `${traefikPiece(leaf)},` }),
-        'ERR_XFCC_MALFORMED'
+        'ERR_HEADER_MALFORMED'
       )
-      throwsCode(() => decode(traefikSource(), { [HEADER]: '%ZZ' }), 'ERR_XFCC_MALFORMED')
+      throwsCode(() => decode(traefikSource(), { [HEADER]: '%ZZ' }), 'ERR_HEADER_MALFORMED')
     })
 
     it('refuses bad base64, an oversized header and too many certificates', () => {
@@ -341,14 +341,14 @@ describe('certificate sources', () => {
       )
     })
 
-    it('a certificate without a verdict, or an unknown verdict: ERR_XFCC_MALFORMED', () => {
+    it('a certificate without a verdict, or an unknown verdict: ERR_HEADER_MALFORMED', () => {
       const cert = nginxEscape(leaf.pem)
-      throwsCode(() => read(nginxSource(), { 'ssl-client-cert': cert }), 'ERR_XFCC_MALFORMED')
-      throwsCode(() => read(nginxSource(), ingressNginx(leaf, 'success')), 'ERR_XFCC_MALFORMED')
+      throwsCode(() => read(nginxSource(), { 'ssl-client-cert': cert }), 'ERR_HEADER_MALFORMED')
+      throwsCode(() => read(nginxSource(), ingressNginx(leaf, 'success')), 'ERR_HEADER_MALFORMED')
       const twice = new Headers({ 'ssl-client-cert': cert })
       twice.append('ssl-client-verify', 'SUCCESS')
       twice.append('ssl-client-verify', 'SUCCESS')
-      throwsCode(() => nginxSource().read(twice, LIMITS), 'ERR_XFCC_MALFORMED')
+      throwsCode(() => nginxSource().read(twice, LIMITS), 'ERR_HEADER_MALFORMED')
     })
 
     it('verifyHeader: false reads the certificate alone', () => {
@@ -388,7 +388,7 @@ describe('certificate sources', () => {
       )
       throwsCode(
         () => decode(nginxSource(), { 'ssl-client-cert': '%0', 'ssl-client-verify': 'SUCCESS' }),
-        'ERR_XFCC_MALFORMED'
+        'ERR_HEADER_MALFORMED'
       )
       const small = { ...LIMITS, maxHeaderBytes: 16 }
       throwsCode(
@@ -594,7 +594,7 @@ describe('certificate sources', () => {
             'cf-client-cert-der-base64': der,
             'cf-client-cert-sha256': 'ab'.repeat(20),
           }),
-        'ERR_XFCC_MALFORMED'
+        'ERR_HEADER_MALFORMED'
       )
     })
 
@@ -668,7 +668,7 @@ describe('certificate sources', () => {
       assertCertificate(decode(rfc9440Source(), { 'client-cert': unpadded }), leaf)
     })
 
-    it('refuses what is not a byte sequence: ERR_XFCC_MALFORMED', () => {
+    it('refuses what is not a byte sequence: ERR_HEADER_MALFORMED', () => {
       const b64 = encodeBase64(leaf.der)
       for (const value of [
         b64,
@@ -678,7 +678,7 @@ describe('certificate sources', () => {
         `${sf(leaf)}, ${sf(other)}`,
         `"${b64}"`,
       ]) {
-        throwsCode(() => decode(rfc9440Source(), { 'client-cert': value }), 'ERR_XFCC_MALFORMED')
+        throwsCode(() => decode(rfc9440Source(), { 'client-cert': value }), 'ERR_HEADER_MALFORMED')
       }
       for (const chain of [
         `${sf(pki.intermediate)},`,
@@ -687,12 +687,12 @@ describe('certificate sources', () => {
       ]) {
         throwsCode(
           () => decode(rfc9440Source(), { 'client-cert': sf(leaf), 'client-cert-chain': chain }),
-          'ERR_XFCC_MALFORMED'
+          'ERR_HEADER_MALFORMED'
         )
       }
       throwsCode(
         () => read(rfc9440Source(), { 'client-cert-chain': sf(pki.intermediate) }),
-        'ERR_XFCC_MALFORMED'
+        'ERR_HEADER_MALFORMED'
       )
       throwsCode(() => decode(rfc9440Source(), { 'client-cert': '::' }), 'ERR_CERT_MALFORMED')
     })

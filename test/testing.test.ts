@@ -7,12 +7,12 @@ import {
   createTestPki,
   type TestCertificate,
   xfccHeader,
-} from '../src/testing.ts'
-import { parseXfcc } from '../src/xfcc.ts'
+} from '../src/testing/index.ts'
+import { parseXfcc } from '../src/xfcc/parse.ts'
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
 
-/** Envoy's PEM encoding, written out independently of src/xfcc.ts. */
+/** Envoy's PEM encoding, written out independently of src/xfcc/. */
 function envoyEncode(pem: string): string {
   return pem
     .replaceAll('\n', '%0A')

@@ -1,5 +1,5 @@
 /**
- * Chain validation (src/trust.ts): path building through the request's chain and configured
+ * Chain validation (src/trust/): path building through the request's chain and configured
  * intermediates, signatures, CA and leaf rules, bounds and options. Each refusal asserts its code.
  * @module
  */
@@ -11,9 +11,9 @@ import {
   createTestPki,
   type TestCertificate,
   type TestPki,
-} from '../src/testing.ts'
-import { SignerKey, verifySignature } from '../src/signature.ts'
-import { createTrustVerifier, type TrustOptions, type TrustVerdict } from '../src/trust.ts'
+} from '../src/testing/index.ts'
+import { SignerKey, verifySignature } from '../src/x509/signature.ts'
+import { createTrustVerifier, type TrustOptions, type TrustVerdict } from '../src/trust/verifier.ts'
 import { createRawLeaf } from './support/pki.ts'
 
 const HOUR_MS = 60 * 60 * 1000

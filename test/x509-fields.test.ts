@@ -1,5 +1,5 @@
 /**
- * Differential tests: the lean DER reader (`src/x509-fields.ts`) against @peculiar/x509
+ * Differential tests: the lean DER reader (`src/x509/fields.ts`) against @peculiar/x509
  * (`test/support/reference-fields.ts`) on a varied set of generated certificates, then a mutation
  * fuzz, then the hostile-input bounds.
  *
@@ -27,8 +27,8 @@ import {
   readTime,
   TAG_SEQUENCE,
   type Tlv,
-} from '../src/der.ts'
-import { readCertificateFields, readSignatureParts } from '../src/x509-fields.ts'
+} from '../src/x509/der.ts'
+import { readCertificateFields, readSignatureParts } from '../src/x509/fields.ts'
 import { referenceCertificateFields, referenceSignatureParts } from './support/reference-fields.ts'
 
 // --- a tiny DER writer, for names and certificates the generator cannot make -----------------

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { encodeXfccPem, formatXfcc, parseXfcc, type XfccElement } from '../src/xfcc.ts'
+import { encodeXfccPem, formatXfcc, parseXfcc, type XfccElement } from '../src/xfcc/parse.ts'
 import { CertgateError, type CertgateErrorCode } from '../src/errors.ts'
 
 function throwsCode(fn: () => unknown, code: CertgateErrorCode): void {
@@ -9,7 +9,7 @@ function throwsCode(fn: () => unknown, code: CertgateErrorCode): void {
 }
 
 function malformed(header: string): void {
-  throwsCode(() => parseXfcc(header), 'ERR_XFCC_MALFORMED')
+  throwsCode(() => parseXfcc(header), 'ERR_HEADER_MALFORMED')
 }
 
 function element(fields: Partial<XfccElement>): XfccElement {
@@ -499,7 +499,7 @@ describe('properties', () => {
           result = parseXfcc(header)
         } catch (e) {
           assert.ok(e instanceof CertgateError, 'not a CertgateError')
-          assert.ok(e.code === 'ERR_XFCC_MALFORMED' || e.code === 'ERR_XFCC_UNSUPPORTED_FORMAT')
+          assert.ok(e.code === 'ERR_HEADER_MALFORMED' || e.code === 'ERR_XFCC_UNSUPPORTED_FORMAT')
           return
         }
         assert.ok(Array.isArray(result) && result.length > 0)

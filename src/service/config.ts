@@ -9,11 +9,11 @@
  */
 
 import * as v from 'valibot'
-import { decodeCrlInput, parseCrl } from '../crl.ts'
-import { decodeBase64, encodePem } from '../pem.ts'
-import { parseCidr } from '../proxy.ts'
-import { SOURCE_NAMES, type SourceName } from '../sources.ts'
-import { type CertificateFields, readCertificateFields } from '../x509-fields.ts'
+import { decodeCrlInput, parseCrl } from '../trust/revocation.ts'
+import { decodeBase64, encodePem } from '../x509/pem.ts'
+import { parseCidr } from '../proxy/check.ts'
+import { SOURCE_NAMES, type SourceName } from '../sources/index.ts'
+import { type CertificateFields, readCertificateFields } from '../x509/fields.ts'
 
 /**
  * Every environment variable the service reads (HOST by the entry points, the rest here): for

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { getConnInfo } from '@hono/node-server/conninfo'
-import { serve } from '../node.ts'
+import { serve } from '../adapters/node.ts'
 import { createServiceApp } from './app.ts'
 import { loadConfigOrExit, startupLine } from './startup.ts'
 

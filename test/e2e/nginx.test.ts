@@ -17,7 +17,7 @@ import { request as httpsRequest } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createTestPki, type TestCertificate, xfccHeader } from '../../src/testing.ts'
+import { createTestPki, type TestCertificate, xfccHeader } from '../../src/testing/index.ts'
 import { freePort } from '../support/loopback.ts'
 import {
   type Child,
@@ -30,7 +30,7 @@ import {
   writeFile,
 } from '../support/nginx.ts'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const ALLOWED_CN = 'api-client.contoso.com'
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1'
 const START_TIMEOUT_MS = 20_000

@@ -13,24 +13,24 @@
  * consistent and the reader gets past the framing) as well as byte by byte.
  * @module
  */
-// First, as in src/testing.ts: @peculiar/x509 needs the Reflect polyfill while it loads (Bun).
+// First, as in src/testing/: @peculiar/x509 needs the Reflect polyfill while it loads (Bun).
 import 'reflect-metadata'
 import process from 'node:process'
 import { isDeepStrictEqual } from 'node:util'
 import fc from 'fast-check'
 import { Hono } from 'hono'
-import { digestHex } from '../../src/certificate.ts'
+import { digestHex } from '../../src/x509/certificate.ts'
 import { CertgateError, type CertgateErrorCode } from '../../src/errors.ts'
-import { clientCert, type ClientCertMiddlewareOptions } from '../../src/hono.ts'
-import { decodeCertificates, encodePem } from '../../src/pem.ts'
+import { clientCert, type ClientCertMiddlewareOptions } from '../../src/adapters/hono.ts'
+import { decodeCertificates, encodePem } from '../../src/x509/pem.ts'
 import {
   createTestCertificate,
   createTestPki,
   type TestCertificate,
   xfccHeader,
-} from '../../src/testing.ts'
-import { readCertificateFields, readSignatureParts } from '../../src/x509-fields.ts'
-import { encodeXfccPem, formatXfcc, parseXfcc, type XfccElement } from '../../src/xfcc.ts'
+} from '../../src/testing/index.ts'
+import { readCertificateFields, readSignatureParts } from '../../src/x509/fields.ts'
+import { encodeXfccPem, formatXfcc, parseXfcc, type XfccElement } from '../../src/xfcc/parse.ts'
 
 // ---------------------------------------------------------------------------------------------
 // The property shape and the runner both entry points use
@@ -407,7 +407,7 @@ const parseInput: fc.Arbitrary<string> = fc.oneof(
 
 const ELEMENT_KEYS = new Set(['by', 'hash', 'cert', 'chain', 'subject', 'uri', 'dns'])
 const XFCC_CODES: ReadonlySet<string> = new Set<CertgateErrorCode>([
-  'ERR_XFCC_MALFORMED',
+  'ERR_HEADER_MALFORMED',
   'ERR_XFCC_UNSUPPORTED_FORMAT',
 ])
 
@@ -635,7 +635,7 @@ const DEFAULT_HEADER_LIMIT = 16384
 /** Every code the middleware may refuse with (all 403); a typo here fails the type check. */
 const REFUSAL_CODES: ReadonlySet<string> = new Set<CertgateErrorCode>([
   'ERR_CERT_MISSING',
-  'ERR_XFCC_MALFORMED',
+  'ERR_HEADER_MALFORMED',
   'ERR_XFCC_UNSUPPORTED_FORMAT',
   'ERR_HEADER_TOO_LARGE',
   'ERR_CERT_MALFORMED',

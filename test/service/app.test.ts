@@ -10,7 +10,7 @@ import { Hono } from 'hono'
 import type { ConnInfo, GetConnInfo } from 'hono/conninfo'
 import { parseServiceConfig, type ServiceConfig } from '../../src/service/config.ts'
 import { createServiceApp, onError, traceHeaders } from '../../src/service/app.ts'
-import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../../src/testing.ts'
+import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../../src/testing/index.ts'
 import { createTestCrl } from '../support/pki.ts'
 import {
   daprSidecar,

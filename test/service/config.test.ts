@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, parseServiceConfig, type ReadFile } from '../../src/service/config.ts'
 import type { ServiceConfig } from '../../src/service/config.ts'
-import { SOURCE_NAMES } from '../../src/sources.ts'
-import { createTestPki, type TestCertificate, type TestPki } from '../../src/testing.ts'
+import { SOURCE_NAMES } from '../../src/sources/index.ts'
+import { createTestPki, type TestCertificate, type TestPki } from '../../src/testing/index.ts'
 import { createTestCrl, type TestCrl } from '../support/pki.ts'
 
 const HEX64 = 'ab'.repeat(32)

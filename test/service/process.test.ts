@@ -12,11 +12,11 @@ import { existsSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { connect, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { serve, type ServeHandle } from '../../src/node.ts'
-import { createTestPki, type TestCertificate, xfccHeader } from '../../src/testing.ts'
+import { serve, type ServeHandle } from '../../src/adapters/node.ts'
+import { createTestPki, type TestCertificate, xfccHeader } from '../../src/testing/index.ts'
 import { SERVICE_VARIABLES } from '../../src/service/config.ts'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const ALLOWED_CN = 'api-client.contoso.com'
 const START_TIMEOUT_MS = 20_000
 const EXIT_TIMEOUT_MS = 5_000

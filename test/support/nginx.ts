@@ -10,7 +10,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { accessSync, constants, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { delimiter, join } from 'node:path'
-import { encodePem } from '../../src/pem.ts'
+import { encodePem } from '../../src/x509/pem.ts'
 import { SERVICE_VARIABLES } from '../../src/service/config.ts'
 
 /** Where Debian and source builds put nginx; a non-root PATH often lacks the sbin directories. */

@@ -6,7 +6,7 @@
  */
 import 'reflect-metadata'
 import * as x509 from '@peculiar/x509'
-import type { TestCertificate } from '../../src/testing.ts'
+import type { TestCertificate } from '../../src/testing/index.ts'
 
 const HOUR_MS = 60 * 60 * 1000
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'

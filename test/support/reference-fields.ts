@@ -1,5 +1,5 @@
 /**
- * The reference reader: the same fields as `src/x509-fields.ts`, read with @peculiar/x509 (asn1js).
+ * The reference reader: the same fields as `src/x509/fields.ts`, read with @peculiar/x509 (asn1js).
  * This was certgate's interim implementation; the differential tests hold the lean DER reader to
  * it, so its output (RFC 4514 formatting included) is the specification, quirks and all.
  * @module
@@ -7,7 +7,7 @@
 import 'reflect-metadata'
 import * as x509 from '@peculiar/x509'
 import { CertgateError } from '../../src/errors.ts'
-import type { CertificateFields, CertificateSignatureParts } from '../../src/x509-fields.ts'
+import type { CertificateFields, CertificateSignatureParts } from '../../src/x509/fields.ts'
 
 const RFC4514_SHORT: Readonly<Record<string, string>> = {
   '2.5.4.3': 'CN',

@@ -8,7 +8,7 @@
  * them rather than skip the check.
  * @module
  */
-import { toHex } from './bytes.ts'
+import { toHex } from '../bytes.ts'
 import { DerReader, readIntegerBytes, TAG_INTEGER, TAG_SEQUENCE } from './der.ts'
 
 /** The outcome of one signature check. */

@@ -16,7 +16,7 @@
  * link goes unchecked.
  * @module
  */
-import { BoundedCache } from './cache.ts'
+import { BoundedCache } from '../cache.ts'
 import {
   DerReader,
   readBitString,
@@ -36,16 +36,16 @@ import {
   TAG_SEQUENCE,
   TAG_UTC_TIME,
   type Tlv,
-} from './der.ts'
-import { concatBytes, toHex } from './bytes.ts'
-import { CertgateError, isCertgateError } from './errors.ts'
-import { decodeBase64 } from './pem.ts'
+} from '../x509/der.ts'
+import { concatBytes, toHex } from '../bytes.ts'
+import { CertgateError, isCertgateError } from '../errors.ts'
+import { decodeBase64 } from '../x509/pem.ts'
 import {
   type SignatureVerdict,
   type SignedObject,
   type SignerKey,
   verifySignature,
-} from './signature.ts'
+} from '../x509/signature.ts'
 
 /** One parsed CRL. */
 export interface CertificateList {

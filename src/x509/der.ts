@@ -12,8 +12,8 @@
  * Nothing is copied: a TLV is four offsets into the input, and contents are `subarray` views.
  * @module
  */
-import { toHex } from './bytes.ts'
-import { CertgateError } from './errors.ts'
+import { toHex } from '../bytes.ts'
+import { CertgateError } from '../errors.ts'
 
 export const TAG_BOOLEAN = 0x01
 export const TAG_INTEGER = 0x02

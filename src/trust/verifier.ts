@@ -22,17 +22,17 @@ import {
   readCertificateExtras,
   RevocationChecker,
   type RevocationLink,
-} from './crl.ts'
-import { toHex } from './bytes.ts'
-import { CertgateError, isCertgateError } from './errors.ts'
-import { decodeCertificates } from './pem.ts'
-import { type SignatureVerdict, SignerKey, SignerKeyPool, verifySignature } from './signature.ts'
+} from './revocation.ts'
+import { toHex } from '../bytes.ts'
+import { CertgateError, isCertgateError } from '../errors.ts'
+import { decodeCertificates } from '../x509/pem.ts'
+import { type SignatureVerdict, SignerKey, SignerKeyPool, verifySignature } from '../x509/signature.ts'
 import {
   type CertificateFields,
   type CertificateSignatureParts,
   readCertificateFields,
   readSignatureParts,
-} from './x509-fields.ts'
+} from '../x509/fields.ts'
 
 /** What to trust, and how strictly. */
 export interface TrustOptions {

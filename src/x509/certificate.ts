@@ -4,9 +4,9 @@
  * @module
  */
 import type { X509Certificate } from '@peculiar/x509'
-import { toHex } from './bytes.ts'
+import { toHex } from '../bytes.ts'
 import { encodePem } from './pem.ts'
-import { type CertificateFields, readCertificateFields } from './x509-fields.ts'
+import { type CertificateFields, readCertificateFields } from './fields.ts'
 
 /** The JSON form of a client certificate (what `/cert-info` returns). */
 export interface ClientCertificateJson {

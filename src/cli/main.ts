@@ -13,11 +13,11 @@ import { join } from 'node:path'
 import process from 'node:process'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { type ClientCertificate, readClientCertificate } from './certificate.ts'
-import { CertgateError, isCertgateError } from './errors.ts'
-import { decodeCertificates, encodePem } from './pem.ts'
-import { createTestPki, type TestCertificate, type TestKeyAlgorithm } from './testing.ts'
-import { formatXfcc, parseXfcc, type XfccElement } from './xfcc.ts'
+import { type ClientCertificate, readClientCertificate } from '../x509/certificate.ts'
+import { CertgateError, isCertgateError } from '../errors.ts'
+import { decodeCertificates, encodePem } from '../x509/pem.ts'
+import { createTestPki, type TestCertificate, type TestKeyAlgorithm } from '../testing/index.ts'
+import { formatXfcc, parseXfcc, type XfccElement } from '../xfcc/parse.ts'
 
 /** What the CLI reads and writes, so tests can run {@link main} in-process. */
 export interface CliIo {
@@ -544,7 +544,7 @@ function isEntryPoint(): boolean {
   const script = process.argv[1]
   if (script === undefined) return false
   try {
-    // npm's `bin` is a symlink to dist/cli.js; import.meta.url is the resolved file.
+    // npm's `bin` is a symlink to dist/cli/main.js; import.meta.url is the resolved file.
     return import.meta.url === pathToFileURL(realpathSync(script)).href
   } catch {
     return false

@@ -9,9 +9,9 @@
 // Bun evaluates CJS dependencies before ESM siblings, so only this CJS polyfill is early enough.
 import 'reflect-metadata'
 import * as x509 from '@peculiar/x509'
-import { toHex, toHexLower } from './bytes.ts'
-import { encodePem } from './pem.ts'
-import { encodeXfccPem, formatXfcc } from './xfcc.ts'
+import { toHex, toHexLower } from '../bytes.ts'
+import { encodePem } from '../x509/pem.ts'
+import { encodeXfccPem, formatXfcc } from '../xfcc/parse.ts'
 
 /** Key types the kit generates. P-256 is the default because it is fast to generate. */
 export type TestKeyAlgorithm = 'RSA-2048' | 'P-256'

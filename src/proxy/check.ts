@@ -9,7 +9,7 @@
  * of its own). Options are checked when the check is created, never per request.
  * @module
  */
-import { CertgateError } from './errors.ts'
+import { CertgateError } from '../errors.ts'
 
 /** Options for {@link createProxyCheck}. */
 export interface ProxyTrustOptions {

@@ -7,9 +7,9 @@ import type { Context, MiddlewareHandler } from 'hono'
 import type { GetConnInfo } from 'hono/conninfo'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
-import type { ClientCertificate } from './certificate.ts'
-import { type CertgateError, problemResponse } from './errors.ts'
-import { type ClientCertMode, type ClientCertOptions, createClientCertVerifier } from './verify.ts'
+import type { ClientCertificate } from '../x509/certificate.ts'
+import { type CertgateError, problemResponse } from '../errors.ts'
+import { type ClientCertMode, type ClientCertOptions, createClientCertVerifier } from '../verify.ts'
 
 /** The context variable the middleware sets: null only in `accept` mode without a certificate. */
 export type ClientCertVariables = { clientCert: ClientCertificate | null }

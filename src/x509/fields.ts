@@ -35,7 +35,7 @@ import {
   TAG_SET,
   type Tlv,
 } from './der.ts'
-import { toHex, toHexLower } from './bytes.ts'
+import { toHex, toHexLower } from '../bytes.ts'
 
 /** The fields certgate reads from one certificate. Names are RFC 4514 strings. */
 export interface CertificateFields {

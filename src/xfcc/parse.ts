@@ -4,8 +4,8 @@
  * Pure and synchronous; it runs on every request, so parsing is one linear pass over the header.
  * @module
  */
-import { CertgateError } from './errors.ts'
-import { decodePercent } from './pem.ts'
+import { CertgateError } from '../errors.ts'
+import { decodePercent } from '../x509/pem.ts'
 
 /**
  * One XFCC element: what one proxy wrote about the client certificate it saw.
@@ -48,7 +48,7 @@ const KEY_NAMES: Readonly<Record<SingleKey, string>> = {
 const SEEN_BIT: Readonly<Record<SingleKey, number>> = { hash: 1, cert: 2, chain: 4, subject: 8 }
 
 function malformed(message: string): CertgateError {
-  return new CertgateError('ERR_XFCC_MALFORMED', message)
+  return new CertgateError('ERR_HEADER_MALFORMED', message)
 }
 
 // The same set absl::StripAsciiWhitespace trims in Envoy's own XFCC parser.
@@ -133,7 +133,7 @@ function unescapeQuoted(s: string, start: number, end: number): string {
 /**
  * Every element of an XFCC header, left to right (the rightmost is the nearest proxy's).
  *
- * Throws ERR_XFCC_MALFORMED for anything Envoy would not write: an unmatched quote, a pair
+ * Throws ERR_HEADER_MALFORMED for anything Envoy would not write: an unmatched quote, a pair
  * without `=` or key, an empty element, a second Hash/Cert/Chain/Subject in one element (a value
  * could otherwise shadow the real one), a bad percent escape in Cert/Chain. Throws
  * ERR_XFCC_UNSUPPORTED_FORMAT for Envoy's JSON XFCC format. Messages never echo the header.

@@ -3,9 +3,9 @@
  * fetch, Node through an adapter — so it only runs for a verified client certificate.
  * @module
  */
-import type { ClientCertificate } from './certificate.ts'
-import { type CertgateError, problemResponse } from './errors.ts'
-import { type ClientCertOptions, createClientCertVerifier } from './verify.ts'
+import type { ClientCertificate } from '../x509/certificate.ts'
+import { type CertgateError, problemResponse } from '../errors.ts'
+import { type ClientCertOptions, createClientCertVerifier } from '../verify.ts'
 
 /** A fetch handler that also receives the verified certificate (null only in `accept` mode). */
 export type ClientCertHandler = (

@@ -10,10 +10,10 @@
  * encodings follow each proxy's source or documentation (`shared/xfcc-facts.md` §3).
  * @module
  */
-import { toHex } from './bytes.ts'
-import { CertgateError } from './errors.ts'
-import { decodeBase64, decodeCertificates, decodePercent } from './pem.ts'
-import { parseXfcc, type XfccElement } from './xfcc.ts'
+import { toHex } from '../bytes.ts'
+import { CertgateError } from '../errors.ts'
+import { decodeBase64, decodeCertificates, decodePercent } from '../x509/pem.ts'
+import { parseXfcc, type XfccElement } from '../xfcc/parse.ts'
 
 /** What a proxy forwarded about the client certificate. */
 export interface ForwardedCertificate {
@@ -137,7 +137,7 @@ export type SourceName = (typeof SOURCE_NAMES)[number]
 // Shared pieces
 
 function malformedHeader(message: string): CertgateError {
-  return new CertgateError('ERR_XFCC_MALFORMED', message)
+  return new CertgateError('ERR_HEADER_MALFORMED', message)
 }
 
 function tooLarge(): CertgateError {
@@ -384,7 +384,7 @@ function decodeTraefik(value: string, limits: SourceLimits): ForwardedCertificat
  * `SUCCESS`, `NONE` (no certificate, whatever else arrived) or `FAILED:<reason>`
  * (ERR_PROXY_VERIFY_FAILED). The leaf only; nginx forwards no chain.
  *
- * A certificate without a verdict is refused (ERR_XFCC_MALFORMED): ingress-nginx always sets
+ * A certificate without a verdict is refused (ERR_HEADER_MALFORMED): ingress-nginx always sets
  * both, and `proxy_set_header` drops a header whose variable is empty, so a lone certificate
  * header means the proxy is not configured as expected. Pass `verifyHeader: false` if your
  * nginx sends no verdict and refuses unverified clients itself.
