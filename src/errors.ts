@@ -86,7 +86,9 @@ export class CertgateError extends Error {
     message: string,
     options: { cause?: unknown; extensions?: Record<string, unknown> } = {}
   ) {
-    super(message, { cause: options.cause })
+    // A string cause (a short internal reason) becomes an Error, so `cause` is always one.
+    const cause = typeof options.cause === 'string' ? new Error(options.cause) : options.cause
+    super(message, cause === undefined ? {} : { cause })
     this.name = 'CertgateError'
     this.code = code
     this.status = CODES[code].status
@@ -104,6 +106,14 @@ export class CertgateError extends Error {
       code: this.code,
     }
   }
+}
+
+/**
+ * The error for input that breaks its format (a header, a certificate, a CRL). `message` is what
+ * the client sees; `reason` is the internal detail, kept as an Error in `cause`, never shown.
+ */
+export function malformed(code: CertgateErrorCode, message: string, reason?: string): CertgateError {
+  return new CertgateError(code, message, reason === undefined ? {} : { cause: new Error(reason) })
 }
 
 /** True for a CertgateError, also across realms and duplicate installs of the package. */

@@ -11,7 +11,7 @@
  * @module
  */
 import { toHex } from '../bytes.ts'
-import { CertgateError } from '../errors.ts'
+import { CertgateError, malformed } from '../errors.ts'
 import { decodeBase64, decodeCertificates, decodePercent } from '../x509/pem.ts'
 import { parseXfcc, type XfccElement } from '../xfcc/parse.ts'
 
@@ -136,10 +136,6 @@ export type SourceName = (typeof SOURCE_NAMES)[number]
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
 
-function malformedHeader(message: string): CertgateError {
-  return new CertgateError('ERR_HEADER_MALFORMED', message)
-}
-
 function tooLarge(): CertgateError {
   return new CertgateError(
     'ERR_HEADER_TOO_LARGE',
@@ -199,7 +195,7 @@ function normaliseSha256(text: string, what: string, base64: boolean): string {
     const bytes = decodeBase64(text.trim())
     if (bytes.length === 32) return toHex(bytes)
   }
-  throw malformedHeader(`The ${what} is not a SHA-256 hex digest.`)
+  throw malformed('ERR_HEADER_MALFORMED', `The ${what} is not a SHA-256 hex digest.`)
 }
 
 type Verdict = 'success' | 'none' | null
@@ -224,7 +220,7 @@ function readVerdict(headers: Headers, name: string, limits: SourceLimits): Verd
       { cause: new Error(`proxy verdict: ${verdict.slice(0, 200)}`) }
     )
   }
-  throw malformedHeader('The proxy verification result is not SUCCESS, NONE or FAILED:<reason>.')
+  throw malformed('ERR_HEADER_MALFORMED', 'The proxy verification result is not SUCCESS, NONE or FAILED:<reason>.')
 }
 
 /**
@@ -252,7 +248,7 @@ function withVerdict(
     return null
   }
   if (verifyHeader !== null && verdict === null) {
-    throw malformedHeader('The proxy sent a client certificate without its verification result.')
+    throw malformed('ERR_HEADER_MALFORMED', 'The proxy sent a client certificate without its verification result.')
   }
   return read
 }
@@ -266,7 +262,7 @@ function pickElement(elements: XfccElement[], choice: XfccElementChoice): XfccEl
         : elements.length - 1 - choice.fromRight
   const element = elements[index]
   if (element === undefined) {
-    throw malformedHeader('The XFCC header has fewer elements than configured.')
+    throw malformed('ERR_HEADER_MALFORMED', 'The XFCC header has fewer elements than configured.')
   }
   return element
 }
@@ -367,7 +363,7 @@ function decodeTraefik(value: string, limits: SourceLimits): ForwardedCertificat
   const ders = pieces.map((piece) => {
     // Traefik writes no whitespace; a `, ` means Headers.get joined two copies of the header.
     if (!BASE64_ONLY.test(piece)) {
-      throw malformedHeader('The X-Forwarded-Tls-Client-Cert header is not as Traefik writes it.')
+      throw malformed('ERR_HEADER_MALFORMED', 'The X-Forwarded-Tls-Client-Cert header is not as Traefik writes it.')
     }
     return decodeBase64(piece)
   })
@@ -525,7 +521,7 @@ export function rfc9440Source(options: VerdictHeaderOption = {}): CertificateSou
         const chain = readHeader(headers, 'client-cert-chain', limits)
         if (cert === null) {
           if (chain !== null) {
-            throw malformedHeader('Client-Cert-Chain was sent without Client-Cert.')
+            throw malformed('ERR_HEADER_MALFORMED', 'Client-Cert-Chain was sent without Client-Cert.')
           }
           return null
         }
@@ -564,12 +560,12 @@ function isSfBase64(code: number): boolean {
 /** RFC 8941 §4.2.7 from `start`: the bytes and the index after the closing `:`. */
 function parseByteSequence(s: string, start: number): [Uint8Array, number] {
   if (s.charCodeAt(start) !== COLON) {
-    throw malformedHeader('An RFC 9440 value is not a byte sequence.')
+    throw malformed('ERR_HEADER_MALFORMED', 'An RFC 9440 value is not a byte sequence.')
   }
   let i = start + 1
   while (i < s.length && isSfBase64(s.charCodeAt(i))) i++
   if (i >= s.length || s.charCodeAt(i) !== COLON) {
-    throw malformedHeader('An RFC 9440 byte sequence is not closed, or holds non-base64 text.')
+    throw malformed('ERR_HEADER_MALFORMED', 'An RFC 9440 byte sequence is not closed, or holds non-base64 text.')
   }
   return [decodeBase64(s.slice(start + 1, i)), i + 1]
 }
@@ -578,7 +574,7 @@ function parseByteSequence(s: string, start: number): [Uint8Array, number] {
 function parseByteSequenceField(value: string): Uint8Array {
   const s = value.trim()
   const [bytes, end] = parseByteSequence(s, 0)
-  if (end !== s.length) throw malformedHeader('Client-Cert holds more than one byte sequence.')
+  if (end !== s.length) throw malformed('ERR_HEADER_MALFORMED', 'Client-Cert holds more than one byte sequence.')
   return bytes
 }
 
@@ -594,10 +590,10 @@ function parseByteSequenceList(value: string, limits: SourceLimits): Uint8Array[
     i = end
     while (i < s.length && isOws(s.charCodeAt(i))) i++
     if (i === s.length) break
-    if (s.charCodeAt(i) !== COMMA) throw malformedHeader('Client-Cert-Chain is not a list.')
+    if (s.charCodeAt(i) !== COMMA) throw malformed('ERR_HEADER_MALFORMED', 'Client-Cert-Chain is not a list.')
     i++
     while (i < s.length && isOws(s.charCodeAt(i))) i++
-    if (i === s.length) throw malformedHeader('Client-Cert-Chain ends with a comma.')
+    if (i === s.length) throw malformed('ERR_HEADER_MALFORMED', 'Client-Cert-Chain ends with a comma.')
   }
   return members
 }

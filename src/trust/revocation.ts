@@ -38,7 +38,7 @@ import {
   type Tlv,
 } from '../x509/der.ts'
 import { concatBytes, toHex } from '../bytes.ts'
-import { CertgateError, isCertgateError } from '../errors.ts'
+import { CertgateError, isCertgateError, malformed } from '../errors.ts'
 import { decodeBase64 } from '../x509/pem.ts'
 import {
   type SignatureVerdict,
@@ -135,7 +135,7 @@ const EXT_CRL_DISTRIBUTION_POINTS = 31
 const INVALID_MESSAGE = 'The revocation status of a certificate could not be established.'
 
 function invalidCrl(reason: string): CertgateError {
-  return new CertgateError('ERR_CRL_INVALID', INVALID_MESSAGE, { cause: reason })
+  return malformed('ERR_CRL_INVALID', INVALID_MESSAGE, reason)
 }
 
 /**
@@ -147,7 +147,7 @@ export function parseCrl(der: Uint8Array): CertificateList {
     return decodeCrl(der)
   } catch (error) {
     if (isCertgateError(error) && error.code === 'ERR_CERT_MALFORMED') {
-      throw invalidCrl(`malformed CRL: ${String(error.cause)}`)
+      throw invalidCrl(`malformed CRL: ${error.cause instanceof Error ? error.cause.message : 'unknown'}`)
     }
     throw error
   }
@@ -636,6 +636,6 @@ async function download(
 }
 
 function describe(error: unknown): string {
-  if (isCertgateError(error) && typeof error.cause === 'string') return error.cause
+  if (isCertgateError(error) && error.cause instanceof Error) return error.cause.message
   return 'unreadable'
 }

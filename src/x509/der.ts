@@ -13,7 +13,7 @@
  * @module
  */
 import { toHex } from '../bytes.ts'
-import { CertgateError } from '../errors.ts'
+import { malformed } from '../errors.ts'
 
 export const TAG_BOOLEAN = 0x01
 export const TAG_INTEGER = 0x02
@@ -58,8 +58,8 @@ export interface DerLimits {
 const MALFORMED_MESSAGE = 'The client certificate could not be parsed.'
 
 /** Throws the one error every DER violation becomes. `reason` must not contain input bytes. */
-export function malformed(reason: string): never {
-  throw new CertgateError('ERR_CERT_MALFORMED', MALFORMED_MESSAGE, { cause: reason })
+export function derMalformed(reason: string): never {
+  throw malformed('ERR_CERT_MALFORMED', MALFORMED_MESSAGE, reason)
 }
 
 /** Reads TLVs out of one input, within fixed limits shared by every cursor made from it. */
@@ -69,7 +69,7 @@ export class DerReader {
   private tlvBudget: number
 
   constructor(bytes: Uint8Array, limits: DerLimits) {
-    if (bytes.length > limits.maxLength) malformed('input too long')
+    if (bytes.length > limits.maxLength) derMalformed('input too long')
     this.bytes = bytes
     this.maxDepth = limits.maxDepth
     this.tlvBudget = limits.maxTlvs
@@ -78,22 +78,22 @@ export class DerReader {
   /** Reads the one TLV that must make up the whole input, with the given tag. */
   root(tag: number): Tlv {
     const tlv = this.readAt(0, this.bytes.length, 0)
-    if (tlv.tag !== tag) malformed('unexpected tag')
-    if (tlv.end !== this.bytes.length) malformed('trailing bytes')
+    if (tlv.tag !== tag) derMalformed('unexpected tag')
+    if (tlv.end !== this.bytes.length) derMalformed('trailing bytes')
     return tlv
   }
 
   /** A cursor over the children of a constructed TLV. */
   children(parent: Tlv): DerCursor {
-    if ((parent.tag & 0x20) === 0) malformed('not constructed')
+    if ((parent.tag & 0x20) === 0) derMalformed('not constructed')
     return new DerCursor(this, parent.contentStart, parent.end, parent.depth + 1)
   }
 
   /** Reads the one TLV an OCTET STRING (e.g. an extension value) wraps, with the given tag. */
   encapsulated(octets: Tlv, tag: number): Tlv {
     const tlv = this.readAt(octets.contentStart, octets.end, octets.depth + 1)
-    if (tlv.tag !== tag) malformed('unexpected tag')
-    if (tlv.end !== octets.end) malformed('trailing bytes')
+    if (tlv.tag !== tag) derMalformed('unexpected tag')
+    if (tlv.end !== octets.end) derMalformed('trailing bytes')
     return tlv
   }
 
@@ -109,27 +109,27 @@ export class DerReader {
 
   /** Reads the TLV at `offset`, which must end by `limit` (the end of its parent). */
   readAt(offset: number, limit: number, depth: number): Tlv {
-    if (--this.tlvBudget < 0) malformed('too many TLVs')
-    if (depth > this.maxDepth) malformed('nested too deeply')
+    if (--this.tlvBudget < 0) derMalformed('too many TLVs')
+    if (depth > this.maxDepth) derMalformed('nested too deeply')
     const b = this.bytes
-    if (limit - offset < 2) malformed('truncated header')
+    if (limit - offset < 2) derMalformed('truncated header')
     const tag = b[offset]
     // X.509 uses only low tag numbers; 0 would be BER's end-of-contents marker.
-    if ((tag & 0x1f) === 0x1f || tag === 0) malformed('unsupported tag')
+    if ((tag & 0x1f) === 0x1f || tag === 0) derMalformed('unsupported tag')
     let length = b[offset + 1]
     let p = offset + 2
     if (length >= 0x80) {
       const count = length & 0x7f
-      if (count === 0) malformed('indefinite length')
+      if (count === 0) derMalformed('indefinite length')
       // Four length octets already exceed any input this reader accepts.
-      if (count > 4) malformed('length too large')
-      if (limit - p < count) malformed('truncated length')
-      if (b[p] === 0) malformed('non-minimal length')
+      if (count > 4) derMalformed('length too large')
+      if (limit - p < count) derMalformed('truncated length')
+      if (b[p] === 0) derMalformed('non-minimal length')
       length = 0
       for (let i = 0; i < count; i++) length = length * 256 + b[p++]
-      if (length < 0x80) malformed('non-minimal length')
+      if (length < 0x80) derMalformed('non-minimal length')
     }
-    if (length > limit - p) malformed('length exceeds parent')
+    if (length > limit - p) derMalformed('length exceeds parent')
     return { tag, start: offset, contentStart: p, end: p + length, depth }
   }
 }
@@ -155,7 +155,7 @@ export class DerCursor {
 
   /** The next child, whatever its tag. */
   next(): Tlv {
-    if (this.position >= this.limit) malformed('missing element')
+    if (this.position >= this.limit) derMalformed('missing element')
     const tlv = this.reader.readAt(this.position, this.limit, this.depth)
     this.position = tlv.end
     return tlv
@@ -164,7 +164,7 @@ export class DerCursor {
   /** The next child, which must have the given tag. */
   expect(tag: number): Tlv {
     const tlv = this.next()
-    if (tlv.tag !== tag) malformed('unexpected tag')
+    if (tlv.tag !== tag) derMalformed('unexpected tag')
     return tlv
   }
 
@@ -176,28 +176,28 @@ export class DerCursor {
 
   /** Asserts no children remain. */
   finish(): void {
-    if (this.position !== this.limit) malformed('unexpected trailing element')
+    if (this.position !== this.limit) derMalformed('unexpected trailing element')
   }
 }
 
 function expectTag(tlv: Tlv, tag: number): void {
-  if (tlv.tag !== tag) malformed('unexpected tag')
+  if (tlv.tag !== tag) derMalformed('unexpected tag')
 }
 
 /** BOOLEAN: DER allows only 0x00 and 0xFF. */
 export function readBoolean(bytes: Uint8Array, tlv: Tlv): boolean {
   expectTag(tlv, TAG_BOOLEAN)
-  if (tlv.end - tlv.contentStart !== 1) malformed('bad BOOLEAN')
+  if (tlv.end - tlv.contentStart !== 1) derMalformed('bad BOOLEAN')
   const value = bytes[tlv.contentStart]
   if (value === 0xff) return true
   if (value === 0x00) return false
-  return malformed('bad BOOLEAN')
+  return derMalformed('bad BOOLEAN')
 }
 
 /** NULL: empty content. */
 export function readNull(tlv: Tlv): null {
   expectTag(tlv, TAG_NULL)
-  if (tlv.end !== tlv.contentStart) malformed('bad NULL')
+  if (tlv.end !== tlv.contentStart) derMalformed('bad NULL')
   return null
 }
 
@@ -206,12 +206,12 @@ export function readIntegerBytes(bytes: Uint8Array, tlv: Tlv): Uint8Array {
   expectTag(tlv, TAG_INTEGER)
   const s = tlv.contentStart
   const length = tlv.end - s
-  if (length === 0) malformed('empty INTEGER')
+  if (length === 0) derMalformed('empty INTEGER')
   if (length > 1) {
     const first = bytes[s]
     const second = bytes[s + 1]
     if ((first === 0x00 && second < 0x80) || (first === 0xff && second >= 0x80)) {
-      malformed('non-minimal INTEGER')
+      derMalformed('non-minimal INTEGER')
     }
   }
   return bytes.subarray(s, tlv.end)
@@ -225,7 +225,7 @@ export function readIntegerHex(bytes: Uint8Array, tlv: Tlv): string {
 /** A small INTEGER as a number; more than `maxBytes` content octets is malformed (max 6). */
 export function readSmallInteger(bytes: Uint8Array, tlv: Tlv, maxBytes: number): number {
   const content = readIntegerBytes(bytes, tlv)
-  if (content.length > Math.min(maxBytes, 6)) malformed('INTEGER too large')
+  if (content.length > Math.min(maxBytes, 6)) derMalformed('INTEGER too large')
   let value = content[0] >= 0x80 ? content[0] - 0x100 : content[0]
   for (let i = 1; i < content.length; i++) value = value * 256 + content[i]
   return value
@@ -239,14 +239,14 @@ export function checkOid(bytes: Uint8Array, tlv: Tlv): void {
   expectTag(tlv, TAG_OID)
   const s = tlv.contentStart
   const e = tlv.end
-  if (s === e) malformed('empty OID')
-  if (bytes[e - 1] & 0x80) malformed('truncated OID')
+  if (s === e) derMalformed('empty OID')
+  if (bytes[e - 1] & 0x80) derMalformed('truncated OID')
   let value = 0
   let atStart = true
   for (let i = s; i < e; i++) {
     const octet = bytes[i]
-    if (atStart && octet === 0x80) malformed('non-minimal OID')
-    if (value >= MAX_ARC_BEFORE_SHIFT) malformed('OID arc too large')
+    if (atStart && octet === 0x80) derMalformed('non-minimal OID')
+    if (value >= MAX_ARC_BEFORE_SHIFT) derMalformed('OID arc too large')
     value = value * 128 + (octet & 0x7f)
     atStart = (octet & 0x80) === 0
     if (atStart) value = 0
@@ -261,16 +261,16 @@ export function readOid(bytes: Uint8Array, tlv: Tlv): string {
   expectTag(tlv, TAG_OID)
   const s = tlv.contentStart
   const e = tlv.end
-  if (s === e) malformed('empty OID')
-  if (bytes[e - 1] & 0x80) malformed('truncated OID')
+  if (s === e) derMalformed('empty OID')
+  if (bytes[e - 1] & 0x80) derMalformed('truncated OID')
   let text = ''
   let value = 0
   let atStart = true
   let first = true
   for (let i = s; i < e; i++) {
     const octet = bytes[i]
-    if (atStart && octet === 0x80) malformed('non-minimal OID')
-    if (value >= MAX_ARC_BEFORE_SHIFT) malformed('OID arc too large')
+    if (atStart && octet === 0x80) derMalformed('non-minimal OID')
+    if (value >= MAX_ARC_BEFORE_SHIFT) derMalformed('OID arc too large')
     value = value * 128 + (octet & 0x7f)
     atStart = (octet & 0x80) === 0
     if (!atStart) continue
@@ -307,13 +307,13 @@ export function readBitString(bytes: Uint8Array, tlv: Tlv): BitString {
   expectTag(tlv, TAG_BIT_STRING)
   const s = tlv.contentStart
   const e = tlv.end
-  if (s === e) malformed('empty BIT STRING')
+  if (s === e) derMalformed('empty BIT STRING')
   const unusedBits = bytes[s]
-  if (unusedBits > 7) malformed('bad BIT STRING')
+  if (unusedBits > 7) derMalformed('bad BIT STRING')
   if (s + 1 === e) {
-    if (unusedBits !== 0) malformed('bad BIT STRING')
+    if (unusedBits !== 0) derMalformed('bad BIT STRING')
   } else if ((bytes[e - 1] & ((1 << unusedBits) - 1)) !== 0) {
-    malformed('bad BIT STRING')
+    derMalformed('bad BIT STRING')
   }
   return { unusedBits, data: bytes.subarray(s + 1, e) }
 }
@@ -330,7 +330,7 @@ function digits(bytes: Uint8Array, at: number, count: number): number {
   let value = 0
   for (let i = at; i < at + count; i++) {
     const d = bytes[i] - 0x30
-    if (d < 0 || d > 9) malformed('bad time')
+    if (d < 0 || d > 9) derMalformed('bad time')
     value = value * 10 + d
   }
   return value
@@ -348,29 +348,29 @@ export function readTime(bytes: Uint8Array, tlv: Tlv): Date {
   let year: number
   let p: number
   if (tlv.tag === TAG_UTC_TIME) {
-    if (length !== 13) malformed('bad time')
+    if (length !== 13) derMalformed('bad time')
     const yy = digits(bytes, s, 2)
     year = yy >= 50 ? 1900 + yy : 2000 + yy
     p = s + 2
   } else if (tlv.tag === TAG_GENERALIZED_TIME) {
-    if (length !== 15) malformed('bad time')
+    if (length !== 15) derMalformed('bad time')
     year = digits(bytes, s, 4)
-    if (year < 1950) malformed('bad time')
+    if (year < 1950) derMalformed('bad time')
     p = s + 4
   } else {
-    return malformed('unexpected tag')
+    return derMalformed('unexpected tag')
   }
-  if (bytes[tlv.end - 1] !== 0x5a) malformed('bad time')
+  if (bytes[tlv.end - 1] !== 0x5a) derMalformed('bad time')
   const month = digits(bytes, p, 2)
   const day = digits(bytes, p + 2, 2)
   const hour = digits(bytes, p + 4, 2)
   const minute = digits(bytes, p + 6, 2)
   const second = digits(bytes, p + 8, 2)
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) {
-    malformed('bad time')
+    derMalformed('bad time')
   }
   const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
-  if (day > DAYS_IN_MONTH[month - 1] + (leap ? 1 : 0)) malformed('bad time')
+  if (day > DAYS_IN_MONTH[month - 1] + (leap ? 1 : 0)) derMalformed('bad time')
   return new Date(Date.UTC(year, month - 1, day, hour, minute, second))
 }
 
@@ -413,7 +413,7 @@ export function readString(bytes: Uint8Array, tlv: Tlv): string {
     case TAG_UNIVERSAL_STRING:
       return universal(bytes, s, e)
     default:
-      return malformed('not a string')
+      return derMalformed('not a string')
   }
 }
 
@@ -432,7 +432,7 @@ function ascii(bytes: Uint8Array, s: number, e: number): string {
   let text = ''
   for (let i = s; i < e; i++) {
     const c = bytes[i]
-    if (c >= 0x80) malformed('non-ASCII in ASCII string')
+    if (c >= 0x80) derMalformed('non-ASCII in ASCII string')
     text += String.fromCharCode(c)
   }
   return text
@@ -449,33 +449,33 @@ function utf8(bytes: Uint8Array, s: number, e: number): string {
   try {
     return UTF8.decode(bytes.subarray(s, e))
   } catch {
-    return malformed('invalid UTF-8')
+    return derMalformed('invalid UTF-8')
   }
 }
 
 function bmp(bytes: Uint8Array, s: number, e: number): string {
-  if ((e - s) % 2 !== 0) malformed('bad BMPString')
+  if ((e - s) % 2 !== 0) derMalformed('bad BMPString')
   let text = ''
   let highSurrogate = false
   for (let i = s; i < e; i += 2) {
     const unit = (bytes[i] << 8) | bytes[i + 1]
     const isHigh = unit >= 0xd800 && unit <= 0xdbff
     const isLow = unit >= 0xdc00 && unit <= 0xdfff
-    if (highSurrogate !== isLow) malformed('lone surrogate')
+    if (highSurrogate !== isLow) derMalformed('lone surrogate')
     highSurrogate = isHigh
     text += String.fromCharCode(unit)
   }
-  if (highSurrogate) malformed('lone surrogate')
+  if (highSurrogate) derMalformed('lone surrogate')
   return text
 }
 
 function universal(bytes: Uint8Array, s: number, e: number): string {
-  if ((e - s) % 4 !== 0) malformed('bad UniversalString')
+  if ((e - s) % 4 !== 0) derMalformed('bad UniversalString')
   let text = ''
   for (let i = s; i < e; i += 4) {
-    if (bytes[i] !== 0 || bytes[i + 1] !== 0) malformed('UniversalString beyond the BMP')
+    if (bytes[i] !== 0 || bytes[i + 1] !== 0) derMalformed('UniversalString beyond the BMP')
     const unit = (bytes[i + 2] << 8) | bytes[i + 3]
-    if (unit >= 0xd800 && unit <= 0xdfff) malformed('surrogate in UniversalString')
+    if (unit >= 0xd800 && unit <= 0xdfff) derMalformed('surrogate in UniversalString')
     text += String.fromCharCode(unit)
   }
   return text

@@ -13,7 +13,7 @@ import {
   DerReader,
   isConstructedStringTag,
   isStringTag,
-  malformed,
+  derMalformed,
   readBitString,
   readBoolean,
   readIa5String,
@@ -178,7 +178,7 @@ function decode(der: Uint8Array): Decoded {
   const outerAlgorithm = certificate.expect(TAG_SEQUENCE)
   const signature = readBitString(der, certificate.expect(TAG_BIT_STRING))
   certificate.finish()
-  if (signature.unusedBits !== 0) malformed('signature is not whole octets')
+  if (signature.unusedBits !== 0) derMalformed('signature is not whole octets')
 
   const t = r.children(tbs)
   let version = 0
@@ -187,10 +187,10 @@ function decode(der: Uint8Array): Decoded {
     const v = r.children(versionTlv)
     version = readSmallInteger(der, v.expect(TAG_INTEGER), 1)
     v.finish()
-    if (version < 0 || version > 2) malformed('unknown version')
+    if (version < 0 || version > 2) derMalformed('unknown version')
   }
   const serial = readIntegerBytes(der, t.expect(TAG_INTEGER))
-  if (serial.length > MAX_SERIAL_OCTETS) malformed('serial number too long')
+  if (serial.length > MAX_SERIAL_OCTETS) derMalformed('serial number too long')
   const innerAlgorithm = t.expect(TAG_SEQUENCE)
   const issuer = readName(r, t.expect(TAG_SEQUENCE))
   const validity = r.children(t.expect(TAG_SEQUENCE))
@@ -202,20 +202,20 @@ function decode(der: Uint8Array): Decoded {
   // issuerUniqueID and subjectUniqueID: v2 and v3 only; skipped, but checked to be BIT STRINGs.
   const issuerUid = t.optional(0x81)
   const subjectUid = t.optional(0x82)
-  if ((issuerUid || subjectUid) && version < 1) malformed('unique ID before v2')
+  if ((issuerUid || subjectUid) && version < 1) derMalformed('unique ID before v2')
   if (issuerUid) readBitString(der, { ...issuerUid, tag: TAG_BIT_STRING })
   if (subjectUid) readBitString(der, { ...subjectUid, tag: TAG_BIT_STRING })
   const extensions = t.optional(0xa3)
   t.finish()
-  if (extensions && version !== 2) malformed('extensions before v3')
+  if (extensions && version !== 2) derMalformed('extensions before v3')
 
-  if (!sameEncoding(der, innerAlgorithm, outerAlgorithm)) malformed('signature algorithms differ')
+  if (!sameEncoding(der, innerAlgorithm, outerAlgorithm)) derMalformed('signature algorithms differ')
   const signatureAlgorithm = readAlgorithm(r, outerAlgorithm).oid
 
   const key = r.children(spki)
   const keyAlgorithm = readAlgorithm(r, key.expect(TAG_SEQUENCE))
   // Every key type in use (RSA, EC, EdDSA) is whole octets; also keeps SPKI bytes unambiguous.
-  if (readBitString(der, key.expect(TAG_BIT_STRING)).unusedBits !== 0) malformed('odd key bits')
+  if (readBitString(der, key.expect(TAG_BIT_STRING)).unusedBits !== 0) derMalformed('odd key bits')
   key.finish()
   const namedCurve =
     keyAlgorithm.oid === OID_EC_PUBLIC_KEY && keyAlgorithm.parameters?.tag === TAG_OID
@@ -265,7 +265,7 @@ function readAlgorithm(r: DerReader, tlv: Tlv): Algorithm {
   // curves); anything else is refused rather than carried along unread.
   if (parameters?.tag === TAG_NULL) readNull(parameters)
   else if (parameters?.tag === TAG_OID) checkOid(r.bytes, parameters)
-  else if (parameters && parameters.tag !== TAG_SEQUENCE) malformed('odd algorithm parameters')
+  else if (parameters && parameters.tag !== TAG_SEQUENCE) derMalformed('odd algorithm parameters')
   return { oid, parameters }
 }
 
@@ -289,7 +289,7 @@ function readName(r: DerReader, name: Tlv): ReadName {
     const types: string[] = []
     const values: string[] = []
     do {
-      if (++attributes > MAX_NAME_ATTRIBUTES) malformed('too many name attributes')
+      if (++attributes > MAX_NAME_ATTRIBUTES) derMalformed('too many name attributes')
       const atv = r.children(set.expect(TAG_SEQUENCE))
       const oid = readOid(bytes, atv.expect(TAG_OID))
       const value = atv.next()
@@ -299,7 +299,7 @@ function readName(r: DerReader, name: Tlv): ReadName {
         text = readString(bytes, value)
         if (oid === '2.5.4.3') commonName = text
       } else {
-        if (isConstructedStringTag(value.tag)) malformed('constructed string')
+        if (isConstructedStringTag(value.tag)) derMalformed('constructed string')
         const hex = toHexLower(r.encoding(value))
         if (oid === '2.5.4.3') commonName = hex
         text = `#${hex}`
@@ -345,7 +345,7 @@ function readExtensions(r: DerReader, wrapper: Tlv, fields: CertificateFields): 
   outer.finish()
   const seen: Tlv[] = []
   while (list.more()) {
-    if (seen.length >= MAX_EXTENSIONS) malformed('too many extensions')
+    if (seen.length >= MAX_EXTENSIONS) derMalformed('too many extensions')
     const extension = r.children(list.expect(TAG_SEQUENCE))
     const id = extension.expect(TAG_OID)
     checkOid(bytes, id)
@@ -354,7 +354,7 @@ function readExtensions(r: DerReader, wrapper: Tlv, fields: CertificateFields): 
     const value = extension.expect(TAG_OCTET_STRING)
     extension.finish()
     for (const other of seen) {
-      if (sameEncoding(bytes, id, other)) malformed('duplicate extension')
+      if (sameEncoding(bytes, id, other)) derMalformed('duplicate extension')
     }
     seen.push(id)
     // id-ce is 2.5.29, encoded 55 1D; every extension read here is id-ce with a one-octet arc.
@@ -390,7 +390,7 @@ function readSubjectAltName(r: DerReader, value: Tlv, fields: CertificateFields)
   const names = r.children(r.encapsulated(value, TAG_SEQUENCE))
   let count = 0
   while (names.more()) {
-    if (++count > MAX_SAN_ENTRIES) malformed('too many subject alternative names')
+    if (++count > MAX_SAN_ENTRIES) derMalformed('too many subject alternative names')
     const name = names.next()
     switch (name.tag) {
       case GN_DNS_NAME:
@@ -415,7 +415,7 @@ function readSubjectAltName(r: DerReader, value: Tlv, fields: CertificateFields)
         // Not read by certgate; its TLV framing was checked, its content is not looked at.
         break
       default:
-        malformed('unknown GeneralName')
+        derMalformed('unknown GeneralName')
     }
   }
 }
@@ -424,7 +424,7 @@ function readSubjectAltName(r: DerReader, value: Tlv, fields: CertificateFields)
 function formatIp(octets: Uint8Array): string {
   if (octets.length === 4) return `${octets[0]}.${octets[1]}.${octets[2]}.${octets[3]}`
   // Address-and-mask forms (8 and 32 octets) belong to name constraints, not to a SAN.
-  if (octets.length !== 16) return malformed('bad iPAddress')
+  if (octets.length !== 16) return derMalformed('bad iPAddress')
   const groups: number[] = []
   for (let i = 0; i < 16; i += 2) groups.push((octets[i] << 8) | octets[i + 1])
   let bestStart = -1
@@ -456,8 +456,8 @@ function readExtendedKeyUsage(r: DerReader, value: Tlv): string[] {
 /** KeyUsage as @peculiar/x509's KeyUsageFlags: named bit n (first octet's MSB is 0) → 2^n. */
 function readKeyUsage(r: DerReader, value: Tlv): number {
   const bits = readBitString(r.bytes, r.encapsulated(value, TAG_BIT_STRING))
-  if (bits.data.length === 0) malformed('empty KeyUsage')
-  if (bits.data.length > 4) malformed('KeyUsage too long')
+  if (bits.data.length === 0) derMalformed('empty KeyUsage')
+  if (bits.data.length > 4) derMalformed('KeyUsage too long')
   let flags = 0
   for (let i = bits.data.length - 1; i >= 0; i--) flags = flags * 256 + reverseBits(bits.data[i])
   return flags
@@ -480,7 +480,7 @@ function readBasicConstraints(
   c.finish()
   if (!pathTlv) return { ca, pathLength: null }
   const pathLength = readSmallInteger(r.bytes, pathTlv, MAX_PATH_LENGTH_OCTETS)
-  if (pathLength < 0) malformed('negative pathLenConstraint')
+  if (pathLength < 0) derMalformed('negative pathLenConstraint')
   return { ca, pathLength }
 }
 

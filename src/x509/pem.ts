@@ -4,7 +4,7 @@
  * (Go's QueryEscape), and bare base64 DER. And DER → PEM for display.
  * @module
  */
-import { CertgateError } from '../errors.ts'
+import { CertgateError, malformed } from '../errors.ts'
 
 /**
  * URL-decoded text, for PEM as proxies forward it. `decodeURIComponent`, not form decoding: in
@@ -60,32 +60,32 @@ function pemBlocks(text: string): string[] {
     assertBlank(text, position, begin)
     const labelStart = begin + BEGIN.length
     const labelEnd = text.indexOf(DASHES, labelStart)
-    if (labelEnd === -1) throw malformed('A PEM header line is incomplete.')
+    if (labelEnd === -1) throw malformed('ERR_CERT_MALFORMED', 'A PEM header line is incomplete.')
     assertCertificateLabel(text.slice(labelStart, labelEnd))
     const bodyStart = labelEnd + DASHES.length
     const end = text.indexOf(END, bodyStart)
-    if (end === -1) throw malformed('A PEM block has no END line.')
+    if (end === -1) throw malformed('ERR_CERT_MALFORMED', 'A PEM block has no END line.')
     const endLabelStart = end + END.length
     const endLabelEnd = text.indexOf(DASHES, endLabelStart)
-    if (endLabelEnd === -1) throw malformed('A PEM END line is incomplete.')
+    if (endLabelEnd === -1) throw malformed('ERR_CERT_MALFORMED', 'A PEM END line is incomplete.')
     assertCertificateLabel(text.slice(endLabelStart, endLabelEnd))
     bodies.push(text.slice(bodyStart, end))
     position = endLabelEnd + DASHES.length
   }
-  if (bodies.length === 0) throw malformed('No certificate was found.')
+  if (bodies.length === 0) throw malformed('ERR_CERT_MALFORMED', 'No certificate was found.')
   return bodies
 }
 
 function assertCertificateLabel(label: string): void {
   // ' CERTIFICATE' as PEM writes it, '+CERTIFICATE' after a query-escape turned the space into '+'.
   if (label !== ' CERTIFICATE' && label !== '+CERTIFICATE') {
-    throw malformed('Only CERTIFICATE PEM blocks are accepted.')
+    throw malformed('ERR_CERT_MALFORMED', 'Only CERTIFICATE PEM blocks are accepted.')
   }
 }
 
 function assertBlank(text: string, from: number, to: number): void {
   for (let i = from; i < to; i++) {
-    if (!isBase64Space(text.charCodeAt(i))) throw malformed('Unexpected text around the PEM blocks.')
+    if (!isBase64Space(text.charCodeAt(i))) throw malformed('ERR_CERT_MALFORMED', 'Unexpected text around the PEM blocks.')
   }
 }
 
@@ -115,7 +115,7 @@ export function decodeBase64(text: string): Uint8Array {
       continue
     }
     const value = code < 128 ? BASE64_VALUES[code]! : -1
-    if (value === -1 || padding > 0) throw malformed('The certificate is not valid base64.')
+    if (value === -1 || padding > 0) throw malformed('ERR_CERT_MALFORMED', 'The certificate is not valid base64.')
     buffer = (buffer << 6) | value
     bits += 6
     if (bits >= 8) {
@@ -125,7 +125,7 @@ export function decodeBase64(text: string): Uint8Array {
   }
   const symbols = (length * 8 + bits) / 6
   if (length === 0 || padding > 2 || (padding > 0 && (symbols + padding) % 4 !== 0) || bits >= 6) {
-    throw malformed('The certificate is not valid base64.')
+    throw malformed('ERR_CERT_MALFORMED', 'The certificate is not valid base64.')
   }
   return out.subarray(0, length)
 }
@@ -149,6 +149,3 @@ export function encodePem(der: Uint8Array, options: { label?: string } = {}): st
   return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`
 }
 
-function malformed(message: string): CertgateError {
-  return new CertgateError('ERR_CERT_MALFORMED', message)
-}

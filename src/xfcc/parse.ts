@@ -4,7 +4,7 @@
  * Pure and synchronous; it runs on every request, so parsing is one linear pass over the header.
  * @module
  */
-import { CertgateError } from '../errors.ts'
+import { CertgateError, malformed } from '../errors.ts'
 import { decodePercent } from '../x509/pem.ts'
 
 /**
@@ -47,9 +47,6 @@ const KEY_NAMES: Readonly<Record<SingleKey, string>> = {
 
 const SEEN_BIT: Readonly<Record<SingleKey, number>> = { hash: 1, cert: 2, chain: 4, subject: 8 }
 
-function malformed(message: string): CertgateError {
-  return new CertgateError('ERR_HEADER_MALFORMED', message)
-}
 
 // The same set absl::StripAsciiWhitespace trims in Envoy's own XFCC parser.
 function isWhitespace(c: number): boolean {
@@ -142,7 +139,7 @@ export function parseXfcc(value: string): XfccElement[] {
   const s = value
   const n = s.length
   let i = skipWhitespace(s, 0, n)
-  if (i === n) throw malformed('The XFCC header is empty.')
+  if (i === n) throw malformed('ERR_HEADER_MALFORMED', 'The XFCC header is empty.')
   const first = s.charCodeAt(i)
   if (first === OPEN_BRACE || first === OPEN_BRACKET) {
     throw new CertgateError(
@@ -162,10 +159,10 @@ export function parseXfcc(value: string): XfccElement[] {
       if (c === -1 || c === COMMA || c === SEMICOLON) {
         // Only reached at the start of an element, or after a `;`: one trailing `;` (as ACA
         // sends) and one trailing `,` are fine, any other empty pair or element is not.
-        if (c === SEMICOLON) throw malformed('Empty pair in an XFCC element.')
+        if (c === SEMICOLON) throw malformed('ERR_HEADER_MALFORMED', 'Empty pair in an XFCC element.')
         if (pairs > 0) break
         if (c === -1 && elements.length > 0) return elements
-        throw malformed('Empty element in the XFCC header.')
+        throw malformed('ERR_HEADER_MALFORMED', 'Empty element in the XFCC header.')
       }
 
       const keyStart = i
@@ -174,11 +171,11 @@ export function parseXfcc(value: string): XfccElement[] {
         k = s.charCodeAt(i)
       }
       if (i === n || k !== EQUALS) {
-        if (i < n && k === QUOTE) throw malformed('Unexpected quote in an XFCC key.')
-        throw malformed('An XFCC pair has no "=".')
+        if (i < n && k === QUOTE) throw malformed('ERR_HEADER_MALFORMED', 'Unexpected quote in an XFCC key.')
+        throw malformed('ERR_HEADER_MALFORMED', 'An XFCC pair has no "=".')
       }
       const keyEnd = trimEnd(s, keyStart, i)
-      if (keyEnd === keyStart) throw malformed('An XFCC pair has an empty key.')
+      if (keyEnd === keyStart) throw malformed('ERR_HEADER_MALFORMED', 'An XFCC pair has an empty key.')
       const key = keyOf(s, keyStart, keyEnd)
 
       i = skipWhitespace(s, i + 1, n)
@@ -186,13 +183,13 @@ export function parseXfcc(value: string): XfccElement[] {
       let quoted = false
       if (i < n && s.charCodeAt(i) === QUOTE) {
         const close = findClosingQuote(s, i + 1)
-        if (close === -1) throw malformed('Unmatched quote in the XFCC header.')
+        if (close === -1) throw malformed('ERR_HEADER_MALFORMED', 'Unmatched quote in the XFCC header.')
         raw = key === undefined ? '' : unescapeQuoted(s, i + 1, close)
         quoted = true
         i = skipWhitespace(s, close + 1, n)
         const after = i < n ? s.charCodeAt(i) : -1
         if (after !== -1 && after !== SEMICOLON && after !== COMMA) {
-          throw malformed('Unexpected text after a quoted XFCC value.')
+          throw malformed('ERR_HEADER_MALFORMED', 'Unexpected text after a quoted XFCC value.')
         }
       } else {
         const valueStart = i
@@ -202,7 +199,7 @@ export function parseXfcc(value: string): XfccElement[] {
           // Decision: a quote inside an unquoted value (`a"b"`) is rejected. Envoy's parser
           // would toggle its quote state there and shift pair boundaries; only an unescaped
           // By/URI/DNS SAN (envoy#32945) can produce one, so failing closed costs nothing real.
-          if (v === QUOTE) throw malformed('Unexpected quote in an unquoted XFCC value.')
+          if (v === QUOTE) throw malformed('ERR_HEADER_MALFORMED', 'Unexpected quote in an unquoted XFCC value.')
           i++
         }
         // Unquoted values are Envoy's raw By/URI/DNS SANs: nothing to unescape.
@@ -215,7 +212,7 @@ export function parseXfcc(value: string): XfccElement[] {
       } else if (key !== undefined) {
         const bit = SEEN_BIT[key]
         if ((seen & bit) !== 0) {
-          throw malformed(`Duplicate ${KEY_NAMES[key]} key in an XFCC element.`)
+          throw malformed('ERR_HEADER_MALFORMED', `Duplicate ${KEY_NAMES[key]} key in an XFCC element.`)
         }
         seen |= bit
         if (key === 'subject') element.subject = raw
