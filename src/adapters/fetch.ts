@@ -40,11 +40,10 @@ export function withClientCert<Rest extends unknown[] = unknown[]>(
   const verify = createClientCertVerifier(options)
   const { onError, remoteAddress } = options
   if (options.trustedProxies !== undefined && remoteAddress === undefined) {
-    throw new TypeError('certgate: trustedProxies needs a remoteAddress function')
+    throw new TypeError('trustedProxies needs a remoteAddress function.')
   }
   return async function clientCertHandler(request: Request, ...rest: Rest): Promise<Response> {
-    const address = remoteAddress?.(request, ...rest)
-    const result = await verify(request, address === undefined ? {} : { remoteAddress: address })
+    const result = await verify(request, { remoteAddress: remoteAddress?.(request, ...rest) })
     if (!result.ok) return onError ? onError(result.error, request) : problemResponse(result.error)
     return handler(request, result.certificate)
   }

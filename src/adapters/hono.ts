@@ -64,11 +64,11 @@ export const clientCert = <M extends ClientCertMode = 'require'>(
   const verify = createClientCertVerifier(options)
   const { onError, getConnInfo } = options
   if (options.trustedProxies !== undefined && getConnInfo === undefined) {
-    throw new TypeError('certgate: trustedProxies needs getConnInfo (from @hono/node-server/conninfo, hono/bun or hono/deno)')
+    throw new TypeError('trustedProxies needs getConnInfo (from @hono/node-server/conninfo, hono/bun or hono/deno).')
   }
   return async function clientCert(c, next) {
     const remoteAddress = getConnInfo === undefined ? undefined : remoteAddressOf(getConnInfo, c)
-    const result = await verify(c.req.raw, remoteAddress === undefined ? {} : { remoteAddress })
+    const result = await verify(c.req.raw, { remoteAddress })
     if (!result.ok) {
       const res = onError ? await onError(result.error, c) : problemResponse(result.error)
       // HTTPException answers with its own status, so it must carry the response's.

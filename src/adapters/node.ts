@@ -11,7 +11,8 @@ import { createAdaptorServer } from '@hono/node-server'
 
 /** Anything with a Web `fetch` handler: a Hono app, or `{ fetch }`. */
 export interface FetchApp {
-  fetch: (request: Request, ...rest: any[]) => Response | Promise<Response>
+  // A method, so that a handler typing its extra arguments (Hono's env, context) still fits.
+  fetch(request: Request, ...rest: unknown[]): Response | Promise<Response>
 }
 
 /** Options for {@link serve}. */

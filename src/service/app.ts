@@ -10,11 +10,10 @@ import { Hono } from 'hono'
 import type { Context, ErrorHandler, Handler, NotFoundHandler } from 'hono'
 import type { GetConnInfo } from 'hono/conninfo'
 import { HTTPException } from 'hono/http-exception'
-import { CertgateError, isCertgateError, problemResponse } from '../errors.ts'
 import { clientCert } from '../adapters/hono.ts'
-import { sourceByName } from '../sources/index.ts'
+import { CertgateError, isCertgateError, problemResponse, sourceByName } from '../index.ts'
 import type { ServiceConfig } from './config.ts'
-import { daprInvokeUrl, getJson } from './outbound.ts'
+import { daprInvokeUrl, getJson, type OutboundOptions } from './outbound.ts'
 
 /** What the service may be given instead of the globals; tests and demos pass their own. */
 export interface ServiceDeps {
@@ -60,9 +59,9 @@ export function createServiceApp(config: ServiceConfig, deps: ServiceDeps = {}):
       },
       mode: config.clientCertMode,
       source: sourceByName(config.clientCertSource),
-      ...(config.trust === null ? {} : { trust: config.trust }),
-      ...(config.trustedProxies === null ? {} : { trustedProxies: config.trustedProxies }),
-      ...(deps.getConnInfo === undefined ? {} : { getConnInfo: deps.getConnInfo }),
+      trust: config.trust ?? undefined,
+      trustedProxies: config.trustedProxies ?? undefined,
+      getConnInfo: deps.getConnInfo,
     })
   )
   app.get('/cert-info', certInfo)
@@ -109,9 +108,8 @@ function outboundOptions(
   config: ServiceConfig,
   deps: ServiceDeps,
   headers: Record<string, string>
-): { timeoutMs: number; headers: Record<string, string>; fetch?: typeof fetch } {
-  const options = { timeoutMs: config.outboundTimeoutMs, headers }
-  return deps.fetch === undefined ? options : { ...options, fetch: deps.fetch }
+): OutboundOptions {
+  return { timeoutMs: config.outboundTimeoutMs, headers, fetch: deps.fetch }
 }
 
 /**

@@ -22,7 +22,7 @@ export function loadConfigOrExit(
   readFile?: ReadFile
 ): ServiceConfig {
   try {
-    return parseServiceConfig(env, readFile === undefined ? {} : { readFile })
+    return parseServiceConfig(env, { readFile })
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     console.error(error.message)

@@ -6,7 +6,7 @@
 // Before @peculiar/x509 loads: see pki.ts.
 import 'reflect-metadata'
 import * as x509 from '@peculiar/x509'
-import { encodeXfccPem, formatXfcc } from '../xfcc/parse.ts'
+import { encodeXfccPem, formatXfcc } from '../xfcc/format.ts'
 import type { TestCertificate } from './pki.ts'
 
 /** How {@link xfccHeader} writes the header. */

@@ -1,0 +1,177 @@
+/**
+ * The verifier's options: what a caller may set, and their validation and compilation into the
+ * form a request reads. Bad options throw a TypeError here, once, at startup.
+ * @module
+ */
+import type { ClientCertificate } from '../x509/certificate.ts'
+import { type AllowList, type CompiledAllowList, compileAllowList } from '../policy.ts'
+import { createProxyCheck, type ProxyCheck } from '../proxy/check.ts'
+import { type CertificateSource, type XfccElementChoice, xfccSource } from '../sources/index.ts'
+import { createTrustVerifier, type TrustOptions, type TrustVerifier } from '../trust/verifier.ts'
+
+/** ACA's `clientCertificateMode` values that reach the app. */
+export type ClientCertMode = 'require' | 'accept'
+
+/** Options shared by every way in (`verifyClientCert`, `withClientCert`, `clientCert`). */
+export interface ClientCertOptions {
+  /**
+   * Who may in: lists of which any may match, or `'any-valid'` to admit every certificate that
+   * passes the checks. Required unless `authorize` is given.
+   */
+  allow?: AllowList | 'any-valid'
+  /** Your own decision, after the checks and the allowlist; return false to refuse. */
+  authorize?: (cert: ClientCertificate, request: Request) => boolean | Promise<boolean>
+  /** `require` (default) refuses a request without a certificate; `accept` lets it through with none. */
+  mode?: ClientCertMode
+  /**
+   * Where the certificate comes from: Envoy's XFCC (default), another proxy's headers
+   * (`traefikSource()`, `nginxSource()`, `albSource()`, `appServiceSource()`,
+   * `appGatewaySource()`, `cloudflareSource()`, `rfc9440Source()`) or `customSource()`.
+   */
+  source?: CertificateSource
+  /** With the default XFCC source: the header the proxy writes. Default `x-forwarded-client-cert`. */
+  header?: string
+  /**
+   * With the default XFCC source: which element to read. Default `'rightmost'`, the one the
+   * nearest proxy appended; anything to its left may have been sent by the client itself.
+   */
+  element?: XfccElementChoice
+  /**
+   * Honour the forwarded certificate only from these addresses (CIDRs or IPs, v4 and v6). The
+   * verifier then needs the connection's remote address: `getConnInfo` for the Hono middleware,
+   * `remoteAddress` for `withClientCert`, the context argument for a compiled verifier.
+   */
+  trustedProxies?: readonly string[]
+  /** Honour the forwarded certificate only with this header and value, compared in constant time. */
+  proxySecret?: { header: string; value: string }
+  /** Refuse a longer header value with ERR_HEADER_TOO_LARGE. Default 16384. */
+  maxHeaderBytes?: number
+  /** Refuse a `Chain` with more certificates with ERR_CHAIN_TOO_LONG. Default 8. */
+  maxChainLength?: number
+  /** Slack for clock skew when checking validity, in seconds. Default 0. */
+  clockToleranceSeconds?: number
+  /** The clock, in ms since the epoch. Default `Date.now`. */
+  now?: () => number
+  /**
+   * Remember verdicts per certificate SHA-256 (and what each header text identifies), so a
+   * returning client costs a lookup. A certificate is cached from its second request within the
+   * window, so a flood of one-off certificates is not retained. Bounded; entries live at most
+   * `ttlSeconds` and never past the certificate's notAfter. `false` turns caching off. Default
+   * `{ maxEntries: 10000, maxBytes: 32 MiB, ttlSeconds: 600 }`.
+   */
+  cache?: CacheOptions | false
+  /**
+   * Validate the chain to your CAs: roots, optional intermediates, CRLs. Without it certgate
+   * checks allowlists only — and ACA admits any certificate a client holds the key for,
+   * self-signed included. With it, a self-signed leaf passes only when its thumbprint is pinned.
+   */
+  trust?: TrustOptions
+}
+
+/** Bounds for the verifier's caches. */
+export interface CacheOptions {
+  maxEntries?: number
+  maxBytes?: number
+  ttlSeconds?: number
+}
+
+/** The options as a request reads them: validated, defaults applied, lists compiled. */
+export interface CompiledOptions {
+  readonly allow: CompiledAllowList | 'any-valid' | null
+  readonly authorize: NonNullable<ClientCertOptions['authorize']> | null
+  readonly mode: ClientCertMode
+  readonly source: CertificateSource
+  readonly proxy: ProxyCheck | null
+  readonly limits: { readonly maxHeaderBytes: number; readonly maxChainLength: number }
+  readonly toleranceMs: number
+  readonly now: () => number
+  readonly cache: Required<CacheOptions> | null
+  readonly cacheTtlMs: number
+  readonly trust: TrustVerifier | null
+}
+
+/** Validates options and applies their defaults; throws a TypeError naming a bad option. */
+export function compileOptions(options: ClientCertOptions): CompiledOptions {
+  const {
+    allow,
+    authorize,
+    mode = 'require',
+    source,
+    header,
+    element,
+    trustedProxies,
+    proxySecret,
+    maxHeaderBytes = 16384,
+    maxChainLength = 8,
+    clockToleranceSeconds = 0,
+    now = Date.now,
+    cache = {},
+    trust,
+  } = options
+  if (mode !== 'require' && mode !== 'accept') {
+    throw new TypeError(`mode must be 'require' or 'accept', not ${JSON.stringify(mode)}.`)
+  }
+  const compiledAllow = compileAdmission(allow, authorize)
+  assertPositiveInteger('maxHeaderBytes', maxHeaderBytes)
+  assertPositiveInteger('maxChainLength', maxChainLength)
+  if (!Number.isFinite(clockToleranceSeconds) || clockToleranceSeconds < 0) {
+    throw new TypeError('clockToleranceSeconds must be a non-negative number.')
+  }
+  if (source !== undefined && (header !== undefined || element !== undefined)) {
+    throw new TypeError('header and element configure the default XFCC source only; with source, configure the source itself.')
+  }
+  const cacheLimits = cache === false ? null : compileCacheOptions(cache)
+  return {
+    allow: compiledAllow,
+    authorize: authorize ?? null,
+    mode,
+    source: source ?? xfccSource({ header, element }),
+    proxy: createProxyCheck({ trustedProxies, sharedSecret: proxySecret }),
+    limits: { maxHeaderBytes, maxChainLength },
+    toleranceMs: clockToleranceSeconds * 1000,
+    now,
+    cache: cacheLimits,
+    cacheTtlMs: (cacheLimits?.ttlSeconds ?? 0) * 1000,
+    trust: trust === undefined ? null : createTrustVerifier(trust),
+  }
+}
+
+/** The allowlist, compiled; `allow` and `authorize` that together would admit nobody are refused. */
+function compileAdmission(
+  allow: ClientCertOptions['allow'],
+  authorize: ClientCertOptions['authorize']
+): CompiledOptions['allow'] {
+  if (allow !== undefined && allow !== 'any-valid' && (typeof allow !== 'object' || allow === null)) {
+    throw new TypeError("allow must be an allowlist object or 'any-valid'.")
+  }
+  if (authorize !== undefined && typeof authorize !== 'function') {
+    throw new TypeError('authorize must be a function.')
+  }
+  const compiled = allow === undefined || allow === 'any-valid' ? (allow ?? null) : compileAllowList(allow)
+  const admitsNobody = compiled === null || (compiled !== 'any-valid' && compiled.size === 0)
+  if (admitsNobody && authorize === undefined) {
+    throw new TypeError(
+      "allow has no entries and there is no authorize hook, so nobody would be admitted; to admit every valid certificate, say allow: 'any-valid'."
+    )
+  }
+  return compiled
+}
+
+function compileCacheOptions(cache: CacheOptions): Required<CacheOptions> {
+  if (typeof cache !== 'object' || cache === null) {
+    throw new TypeError('cache must be an object of limits or false.')
+  }
+  const { maxEntries = 10_000, maxBytes = 32 * 1024 * 1024, ttlSeconds = 600 } = cache
+  assertPositiveInteger('cache.maxEntries', maxEntries)
+  assertPositiveInteger('cache.maxBytes', maxBytes)
+  if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
+    throw new TypeError('cache.ttlSeconds must be a positive number.')
+  }
+  return { maxEntries, maxBytes, ttlSeconds }
+}
+
+function assertPositiveInteger(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(`${name} must be a positive integer.`)
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * What a verifier remembers between requests: header text → the certificate it identifies, and
+ * certificate SHA-256 → its verdict. Refusals are remembered too, so a replayed bad certificate
+ * costs a lookup. Each verifier has its own caches: new options never see another's verdicts.
+ * @module
+ */
+import { BoundedCache, TextMemo } from '../cache.ts'
+import { CertgateError } from '../errors.ts'
+import type { ClientCertificate } from '../x509/certificate.ts'
+import type { CacheOptions } from './options.ts'
+
+/** What a header value identifies: the leaf and forwarded chain, after the Hash check. */
+export interface Identity {
+  readonly der: Uint8Array
+  readonly thumbprint: string
+  readonly chain: readonly Uint8Array[]
+  /**
+   * The leaf's SHA-256, plus the chain's when trust is configured: whether a leaf chains to a
+   * root can depend on the intermediates that came with it.
+   */
+  readonly verdictKey: string
+}
+
+/** A certificate that passed the request-independent checks, and until when that holds. */
+export interface Verdict {
+  readonly certificate: ClientCertificate
+  /** The earliest notAfter on its path, or a CRL's nextUpdate, in ms. */
+  readonly validUntil: number
+}
+
+/** One verifier's caches. */
+export interface VerdictCaches {
+  /** Header text → identity or refusal. A pure function of the text, so safe to remember. */
+  readonly identities: TextMemo<Identity | CertgateError>
+  /** Certificate SHA-256 (and chain's) → verdict or refusal. */
+  readonly verdicts: BoundedCache<Verdict | CertgateError>
+}
+
+/** When a lookup happens, and when what it stores expires at the latest (the TTL). */
+export interface CacheClock {
+  readonly nowMs: number
+  readonly ttlEnd: number
+}
+
+/** Empty caches within these limits. */
+export function createVerdictCaches(limits: Required<CacheOptions>): VerdictCaches {
+  return {
+    // The header texts are the larger keys, so they get a quarter of the byte budget.
+    identities: new TextMemo({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes / 4 }),
+    verdicts: new BoundedCache({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes }),
+  }
+}
+
+/**
+ * The certificate for a header whose identity and verdict are both cached, or undefined when
+ * anything must be computed. Throws a cached refusal. The caller re-checks it against the clock.
+ */
+export function cachedCertificate(caches: VerdictCaches, headerKey: string, nowMs: number): ClientCertificate | undefined {
+  const identity = caches.identities.get(headerKey, nowMs)
+  if (identity === undefined) return undefined
+  if (identity instanceof CertgateError) throw identity
+  const verdict = caches.verdicts.get(identity.verdictKey, nowMs)
+  if (verdict === undefined) return undefined
+  if (verdict instanceof CertgateError) throw verdict
+  return verdict.certificate
+}
+
+/** The identity for a header text, from the cache or computed (and stored) now. */
+export function rememberIdentity(
+  caches: VerdictCaches | null,
+  headerKey: string,
+  clock: CacheClock,
+  compute: () => Promise<Identity>
+): Promise<Identity> {
+  return remembered(caches?.identities, headerKey, compute, {
+    clock,
+    expiresAt: () => clock.ttlEnd,
+    bytes: (identity) => identity.chain.reduce((n, c) => n + c.length, identity.der.length),
+  })
+}
+
+/** The verdict for a certificate, from the cache or computed (and stored) now. */
+export function rememberVerdict(
+  caches: VerdictCaches | null,
+  verdictKey: string,
+  clock: CacheClock,
+  compute: () => Promise<Verdict>
+): Promise<Verdict> {
+  return remembered(caches?.verdicts, verdictKey, compute, {
+    clock,
+    // Never past the certificate's own end of validity.
+    expiresAt: (verdict) => Math.min(clock.ttlEnd, verdict.validUntil + 1),
+    // A rough upper bound: the DER, its field strings, and object overhead.
+    bytes: (verdict) => verdict.certificate.der.length * 3 + 512,
+  })
+}
+
+interface Storing<V> {
+  readonly clock: CacheClock
+  readonly expiresAt: (value: V) => number
+  readonly bytes: (value: V) => number
+}
+
+/**
+ * Looks a key up, or computes and stores it. A refusal is stored too, until the TTL ends, and
+ * thrown again on a hit.
+ */
+async function remembered<V extends object>(
+  cache: Pick<BoundedCache<V | CertgateError>, 'get' | 'set'> | undefined,
+  key: string,
+  compute: () => Promise<V>,
+  how: Storing<V>
+): Promise<V> {
+  const hit = cache?.get(key, how.clock.nowMs)
+  if (hit !== undefined) {
+    if (hit instanceof CertgateError) throw hit
+    return hit
+  }
+  let value: V
+  try {
+    value = await compute()
+  } catch (error) {
+    if (cache !== undefined && error instanceof CertgateError) {
+      // A CertgateError holds its stack too: a few KiB, not a few bytes.
+      cache.set(key, error, how.clock.ttlEnd, key.length + 4096)
+    }
+    throw error
+  }
+  cache?.set(key, value, how.expiresAt(value), key.length + how.bytes(value))
+  return value
+}
