@@ -6,7 +6,7 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { formatXfcc } from '../src/xfcc/parse.ts'
+import { formatXfcc } from '../src/xfcc/format.ts'
 import { encodePem } from '../src/x509/pem.ts'
 import { createTestPki, type TestCertificate, type TestKeyAlgorithm } from '../src/testing/index.ts'
 

@@ -1,5 +1,6 @@
 /**
- * Byte helpers the other modules share: hex text and joining chunks.
+ * The base layer's bytes and text helpers the other modules share: hex text, joining chunks,
+ * percent-decoding, and the check of a configured HTTP header name.
  * @module
  */
 
@@ -33,4 +34,31 @@ export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array<ArrayBuff
     offset += chunk.length
   }
   return out
+}
+
+/**
+ * URL-decoded text, for PEM as proxies forward it; null when an escape is not valid
+ * percent-encoded UTF-8. `decodeURIComponent`, not form decoding: in every proxy's encoding a
+ * literal `+` is base64's own, never a space.
+ */
+export function decodePercent(value: string): string | null {
+  if (value.indexOf('%') === -1) return value
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * A configured header name, lowercased; throws a TypeError naming `option` unless it is an HTTP
+ * token without `_`. Underscore spellings are never read: servers that fold `-` and `_` together
+ * (CGI, nginx with underscores_in_headers) let a client's `X_Foo` stand in for the proxy's
+ * `X-Foo`, and the proxy only strips the spelling it writes.
+ */
+export function headerNameOption(option: string, value: unknown): string {
+  if (typeof value !== 'string' || !/^[!#$%&'*+.^`|~0-9A-Za-z-]+$/.test(value)) {
+    throw new TypeError(`${option} must be an HTTP header name without underscores.`)
+  }
+  return value.toLowerCase()
 }

@@ -46,4 +46,5 @@ export {
 } from './sources/index.ts'
 export { createTrustVerifier, type TrustOptions, type TrustVerdict, type TrustVerifier } from './trust/verifier.ts'
 export type { CertificateFields } from './x509/fields.ts'
-export { encodeXfccPem, formatXfcc, parseXfcc, type XfccElement } from './xfcc/parse.ts'
+export { encodeXfccPem, formatXfcc } from './xfcc/format.ts'
+export { parseXfcc, type XfccElement } from './xfcc/parse.ts'

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { Hono } from 'hono'
 import fc from 'fast-check'
 import { clientCert, type ClientCertMiddlewareOptions } from '../src/adapters/hono.ts'
-import { encodeXfccPem } from '../src/xfcc/parse.ts'
+import { encodeXfccPem } from '../src/xfcc/format.ts'
 import { createTestCertificate, createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing/index.ts'
 
 const ALLOWED_CN = 'api-client.contoso.com'

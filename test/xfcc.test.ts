@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { encodeXfccPem, formatXfcc, parseXfcc, type XfccElement } from '../src/xfcc/parse.ts'
+import { encodeXfccPem, formatXfcc } from '../src/xfcc/format.ts'
+import { parseXfcc, type XfccElement } from '../src/xfcc/parse.ts'
 import { CertgateError, type CertgateErrorCode } from '../src/errors.ts'
 
 function throwsCode(fn: () => unknown, code: CertgateErrorCode): void {

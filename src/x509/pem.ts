@@ -6,20 +6,6 @@
  */
 import { CertgateError, malformed } from '../errors.ts'
 
-/**
- * URL-decoded text, for PEM as proxies forward it. `decodeURIComponent`, not form decoding: in
- * every proxy's encoding a literal `+` is base64's own, never a space. A bad escape throws
- * ERR_HEADER_MALFORMED naming `where` (e.g. 'the Cert value of an XFCC element').
- */
-export function decodePercent(value: string, where: string): string {
-  if (value.indexOf('%') === -1) return value
-  try {
-    return decodeURIComponent(value)
-  } catch (cause) {
-    throw new CertgateError('ERR_HEADER_MALFORMED', `Invalid percent-encoding in ${where}.`, { cause })
-  }
-}
-
 const BEGIN = '-----BEGIN'
 const END = '-----END'
 const DASHES = '-----'

@@ -1,11 +1,12 @@
 /**
- * Parses and writes the `X-Forwarded-Client-Cert` (XFCC) header in Envoy's text format: the
- * certificate details a TLS-terminating Envoy (e.g. the Azure Container Apps ingress) forwards.
- * Pure and synchronous; it runs on every request, so parsing is one linear pass over the header.
+ * Parses the `X-Forwarded-Client-Cert` (XFCC) header in Envoy's text format: the certificate
+ * details a TLS-terminating Envoy (e.g. the Azure Container Apps ingress) forwards. Pure and
+ * synchronous; it runs on every request, so parsing is one linear pass over the header.
  * @module
  */
+import { decodePercent } from '../bytes.ts'
 import { CertgateError, malformed } from '../errors.ts'
-import { decodePercent } from '../x509/pem.ts'
+import { BACKSLASH, COMMA, EQUALS, isWhitespace, QUOTE, SEMICOLON } from './syntax.ts'
 
 /**
  * One XFCC element: what one proxy wrote about the client certificate it saw.
@@ -21,17 +22,6 @@ export interface XfccElement {
   dns: string[]
 }
 
-const TAB = 0x09
-const LF = 0x0a
-const VT = 0x0b
-const FF = 0x0c
-const CR = 0x0d
-const SPACE = 0x20
-const QUOTE = 0x22
-const COMMA = 0x2c
-const SEMICOLON = 0x3b
-const EQUALS = 0x3d
-const BACKSLASH = 0x5c
 const OPEN_BRACKET = 0x5b
 const OPEN_BRACE = 0x7b
 
@@ -46,12 +36,6 @@ const KEY_NAMES: Readonly<Record<SingleKey, string>> = {
 }
 
 const SEEN_BIT: Readonly<Record<SingleKey, number>> = { hash: 1, cert: 2, chain: 4, subject: 8 }
-
-
-// The same set absl::StripAsciiWhitespace trims in Envoy's own XFCC parser.
-function isWhitespace(c: number): boolean {
-  return c === SPACE || c === TAB || c === LF || c === VT || c === FF || c === CR
-}
 
 function skipWhitespace(s: string, i: number, end: number): number {
   while (i < end && isWhitespace(s.charCodeAt(i))) i++
@@ -136,190 +120,147 @@ function unescapeQuoted(s: string, start: number, end: number): string {
  * ERR_XFCC_UNSUPPORTED_FORMAT for Envoy's JSON XFCC format. Messages never echo the header.
  */
 export function parseXfcc(value: string): XfccElement[] {
-  const s = value
-  const n = s.length
-  let i = skipWhitespace(s, 0, n)
-  if (i === n) throw malformed('ERR_HEADER_MALFORMED', 'The XFCC header is empty.')
-  const first = s.charCodeAt(i)
-  if (first === OPEN_BRACE || first === OPEN_BRACKET) {
-    throw new CertgateError(
-      'ERR_XFCC_UNSUPPORTED_FORMAT',
-      'The XFCC header uses the JSON format, which is not supported.'
-    )
+  return new XfccParser(value).elements()
+}
+
+/** One pass over one header: `i` only moves forward. */
+class XfccParser {
+  private readonly s: string
+  private readonly n: number
+  private i = 0
+
+  constructor(s: string) {
+    this.s = s
+    this.n = s.length
   }
 
-  const elements: XfccElement[] = []
-  for (;;) {
+  elements(): XfccElement[] {
+    this.i = skipWhitespace(this.s, 0, this.n)
+    if (this.i === this.n) throw malformed('ERR_HEADER_MALFORMED', 'The XFCC header is empty.')
+    const first = this.s.charCodeAt(this.i)
+    if (first === OPEN_BRACE || first === OPEN_BRACKET) {
+      throw new CertgateError(
+        'ERR_XFCC_UNSUPPORTED_FORMAT',
+        'The XFCC header uses the JSON format, which is not supported.'
+      )
+    }
+    const elements: XfccElement[] = []
+    for (;;) {
+      const element = this.element(elements.length === 0)
+      if (element === null) return elements
+      elements.push(element)
+      if (this.i === this.n) return elements
+      this.i++ // past `,`
+    }
+  }
+
+  /**
+   * The pairs up to the `,` that ends the element (left at `i`) or the end of the header; null
+   * at the end after a trailing `,`.
+   */
+  private element(first: boolean): XfccElement | null {
+    const { s, n } = this
     const element: XfccElement = { by: [], uri: [], dns: [] }
     let seen = 0
     let pairs = 0
     for (;;) {
-      i = skipWhitespace(s, i, n)
-      const c = i < n ? s.charCodeAt(i) : -1
+      this.i = skipWhitespace(s, this.i, n)
+      const c = this.i < n ? s.charCodeAt(this.i) : -1
       if (c === -1 || c === COMMA || c === SEMICOLON) {
         // Only reached at the start of an element, or after a `;`: one trailing `;` (as ACA
         // sends) and one trailing `,` are fine, any other empty pair or element is not.
         if (c === SEMICOLON) throw malformed('ERR_HEADER_MALFORMED', 'Empty pair in an XFCC element.')
-        if (pairs > 0) break
-        if (c === -1 && elements.length > 0) return elements
+        if (pairs > 0) return element
+        if (c === -1 && !first) return null
         throw malformed('ERR_HEADER_MALFORMED', 'Empty element in the XFCC header.')
       }
-
-      const keyStart = i
-      let k = s.charCodeAt(i)
-      while (k !== EQUALS && k !== SEMICOLON && k !== COMMA && k !== QUOTE && ++i < n) {
-        k = s.charCodeAt(i)
-      }
-      if (i === n || k !== EQUALS) {
-        if (i < n && k === QUOTE) throw malformed('ERR_HEADER_MALFORMED', 'Unexpected quote in an XFCC key.')
-        throw malformed('ERR_HEADER_MALFORMED', 'An XFCC pair has no "=".')
-      }
-      const keyEnd = trimEnd(s, keyStart, i)
-      if (keyEnd === keyStart) throw malformed('ERR_HEADER_MALFORMED', 'An XFCC pair has an empty key.')
-      const key = keyOf(s, keyStart, keyEnd)
-
-      i = skipWhitespace(s, i + 1, n)
-      let raw: string
-      let quoted = false
-      if (i < n && s.charCodeAt(i) === QUOTE) {
-        const close = findClosingQuote(s, i + 1)
-        if (close === -1) throw malformed('ERR_HEADER_MALFORMED', 'Unmatched quote in the XFCC header.')
-        raw = key === undefined ? '' : unescapeQuoted(s, i + 1, close)
-        quoted = true
-        i = skipWhitespace(s, close + 1, n)
-        const after = i < n ? s.charCodeAt(i) : -1
-        if (after !== -1 && after !== SEMICOLON && after !== COMMA) {
-          throw malformed('ERR_HEADER_MALFORMED', 'Unexpected text after a quoted XFCC value.')
-        }
-      } else {
-        const valueStart = i
-        while (i < n) {
-          const v = s.charCodeAt(i)
-          if (v === SEMICOLON || v === COMMA) break
-          // Decision: a quote inside an unquoted value (`a"b"`) is rejected. Envoy's parser
-          // would toggle its quote state there and shift pair boundaries; only an unescaped
-          // By/URI/DNS SAN (envoy#32945) can produce one, so failing closed costs nothing real.
-          if (v === QUOTE) throw malformed('ERR_HEADER_MALFORMED', 'Unexpected quote in an unquoted XFCC value.')
-          i++
-        }
-        // Unquoted values are Envoy's raw By/URI/DNS SANs: nothing to unescape.
-        raw = s.slice(valueStart, trimEnd(s, valueStart, i))
-      }
-
-      if (key === 'by' || key === 'uri' || key === 'dns') {
-        // Envoy writes a bare `URI=` when the certificate has no URI SAN.
-        if (quoted || raw !== '') element[key].push(raw)
-      } else if (key !== undefined) {
-        const bit = SEEN_BIT[key]
-        if ((seen & bit) !== 0) {
-          throw malformed('ERR_HEADER_MALFORMED', `Duplicate ${KEY_NAMES[key]} key in an XFCC element.`)
-        }
-        seen |= bit
-        if (key === 'subject') element.subject = raw
-        else if (raw !== '') element[key] = key === 'hash' ? raw : decodePercent(raw, `the ${KEY_NAMES[key]} value of an XFCC element`)
-      }
+      seen = this.pair(element, seen)
       pairs++
-
-      if (i === n) {
-        elements.push(element)
-        return elements
-      }
-      if (s.charCodeAt(i) === COMMA) break
-      i++ // past `;`
-    }
-    elements.push(element)
-    // Here s[i] is the `,` ending this element (or, after a trailing `;`, i may be at the end).
-    if (i === n) return elements
-    i++
-  }
-}
-
-// Envoy's five, plus `%` (so decodeURIComponent restores any string) and the XFCC delimiters.
-const PEM_ESCAPES: Readonly<Record<number, string>> = {
-  [LF]: '%0A',
-  [SPACE]: '%20',
-  [QUOTE]: '%22',
-  0x25: '%25',
-  0x2b: '%2B',
-  [COMMA]: '%2C',
-  0x2f: '%2F',
-  [SEMICOLON]: '%3B',
-  [EQUALS]: '%3D',
-  [BACKSLASH]: '%5C',
-}
-
-/**
- * A PEM text encoded as Envoy encodes Cert and Chain: `\n` `space` `+` `/` `=` percent-escaped.
- * `%` `"` `,` `;` `\` are escaped too, so any string survives a round trip through parseXfcc;
- * real PEM has none of them, so for real PEM the output is byte-for-byte Envoy's.
- */
-export function encodeXfccPem(pem: string): string {
-  let out = ''
-  let last = 0
-  for (let i = 0; i < pem.length; i++) {
-    const escape = PEM_ESCAPES[pem.charCodeAt(i)]
-    if (escape !== undefined) {
-      out += pem.slice(last, i) + escape
-      last = i + 1
+      if (this.i === n || s.charCodeAt(this.i) === COMMA) return element
+      this.i++ // past `;`
     }
   }
-  return out + pem.slice(last)
-}
 
-function escapeQuoted(value: string): string {
-  if (value.indexOf('\\') === -1 && value.indexOf('"') === -1) return value
-  let out = ''
-  let last = 0
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i)
-    if (c === BACKSLASH || c === QUOTE) {
-      out += value.slice(last, i) + '\\'
-      last = i
+  /** One `key=value` into `element`; returns the keys seen so far, as SEEN_BIT bits. */
+  private pair(element: XfccElement, seen: number): number {
+    const key = this.key()
+    this.i = skipWhitespace(this.s, this.i + 1, this.n)
+    if (this.i < this.n && this.s.charCodeAt(this.i) === QUOTE) {
+      return storeValue(element, seen, key, this.quotedValue(key !== undefined), true)
     }
+    return storeValue(element, seen, key, this.unquotedValue(), false)
   }
-  return out + value.slice(last)
-}
 
-function needsQuotes(value: string): boolean {
-  if (value === '') return true
-  if (isWhitespace(value.charCodeAt(0)) || isWhitespace(value.charCodeAt(value.length - 1))) {
-    return true
-  }
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i)
-    if (c === COMMA || c === SEMICOLON || c === EQUALS || c === QUOTE || c === BACKSLASH) {
-      return true
+  /** The key, leaving `i` at its `=`; undefined for a key certgate does not read. */
+  private key(): Key | undefined {
+    const { s, n } = this
+    const start = this.i
+    let k = s.charCodeAt(this.i)
+    while (k !== EQUALS && k !== SEMICOLON && k !== COMMA && k !== QUOTE && ++this.i < n) {
+      k = s.charCodeAt(this.i)
     }
+    if (this.i === n || k !== EQUALS) {
+      if (this.i < n && k === QUOTE) throw malformed('ERR_HEADER_MALFORMED', 'Unexpected quote in an XFCC key.')
+      throw malformed('ERR_HEADER_MALFORMED', 'An XFCC pair has no "=".')
+    }
+    const end = trimEnd(s, start, this.i)
+    if (end === start) throw malformed('ERR_HEADER_MALFORMED', 'An XFCC pair has an empty key.')
+    return keyOf(s, start, end)
   }
-  return false
+
+  /** A quoted value from its opening quote at `i`, unescaped when `keep`, else ''. */
+  private quotedValue(keep: boolean): string {
+    const { s, n } = this
+    const close = findClosingQuote(s, this.i + 1)
+    if (close === -1) throw malformed('ERR_HEADER_MALFORMED', 'Unmatched quote in the XFCC header.')
+    const raw = keep ? unescapeQuoted(s, this.i + 1, close) : ''
+    this.i = skipWhitespace(s, close + 1, n)
+    const after = this.i < n ? s.charCodeAt(this.i) : -1
+    if (after !== -1 && after !== SEMICOLON && after !== COMMA) {
+      throw malformed('ERR_HEADER_MALFORMED', 'Unexpected text after a quoted XFCC value.')
+    }
+    return raw
+  }
+
+  /** An unquoted value from `i`: Envoy's raw By/URI/DNS SANs, nothing to unescape. */
+  private unquotedValue(): string {
+    const { s, n } = this
+    const start = this.i
+    while (this.i < n) {
+      const v = s.charCodeAt(this.i)
+      if (v === SEMICOLON || v === COMMA) break
+      // Decision: a quote inside an unquoted value (`a"b"`) is rejected. Envoy's parser
+      // would toggle its quote state there and shift pair boundaries; only an unescaped
+      // By/URI/DNS SAN (envoy#32945) can produce one, so failing closed costs nothing real.
+      if (v === QUOTE) throw malformed('ERR_HEADER_MALFORMED', 'Unexpected quote in an unquoted XFCC value.')
+      this.i++
+    }
+    return s.slice(start, trimEnd(s, start, this.i))
+  }
 }
 
-/** Unquoted as Envoy writes it when safe; quoted (so `""` for an empty string) otherwise. */
-function formatToken(value: string): string {
-  return needsQuotes(value) ? `"${escapeQuoted(value)}"` : value
+/** Stores one value under its key; returns `seen` with the key's bit added. */
+function storeValue(element: XfccElement, seen: number, key: Key | undefined, raw: string, quoted: boolean): number {
+  if (key === undefined) return seen
+  if (key === 'by' || key === 'uri' || key === 'dns') {
+    // Envoy writes a bare `URI=` when the certificate has no URI SAN.
+    if (quoted || raw !== '') element[key].push(raw)
+    return seen
+  }
+  const bit = SEEN_BIT[key]
+  if ((seen & bit) !== 0) {
+    throw malformed('ERR_HEADER_MALFORMED', `Duplicate ${KEY_NAMES[key]} key in an XFCC element.`)
+  }
+  if (key === 'subject') element.subject = raw
+  else if (raw !== '') element[key] = key === 'hash' ? raw : decodePem(raw, KEY_NAMES[key])
+  return seen | bit
 }
 
-function formatElement(element: XfccElement): string {
-  const pairs: string[] = []
-  for (const by of element.by) pairs.push(`By=${formatToken(by)}`)
-  // Empty Hash/Cert/Chain mean absent, as parseXfcc reads them. A hex hash is never quoted.
-  if (element.hash) pairs.push(`Hash=${formatToken(element.hash)}`)
-  if (element.cert) pairs.push(`Cert="${encodeXfccPem(element.cert)}"`)
-  if (element.chain) pairs.push(`Chain="${encodeXfccPem(element.chain)}"`)
-  if (element.subject !== undefined) pairs.push(`Subject="${escapeQuoted(element.subject)}"`)
-  for (const uri of element.uri) pairs.push(`URI=${formatToken(uri)}`)
-  for (const dns of element.dns) pairs.push(`DNS=${formatToken(dns)}`)
-  if (pairs.length === 0) throw new RangeError('An XFCC element needs at least one value.')
-  return pairs.join(';')
-}
-
-/**
- * The XFCC header Envoy would write for these elements (key order By, Hash, Cert, Chain,
- * Subject, URI, DNS). Values Envoy leaves raw are quoted when they would not parse back, so
- * `parseXfcc(formatXfcc(x))` equals `x`. Throws a RangeError for no elements or an empty one,
- * which no header can express.
- */
-export function formatXfcc(elements: readonly XfccElement[]): string {
-  if (elements.length === 0) throw new RangeError('An XFCC header needs at least one element.')
-  return elements.map(formatElement).join(',')
+/** Cert and Chain are URL-encoded PEM. */
+function decodePem(raw: string, keyName: string): string {
+  const text = decodePercent(raw)
+  if (text === null) {
+    throw malformed('ERR_HEADER_MALFORMED', `Invalid percent-encoding in the ${keyName} value of an XFCC element.`)
+  }
+  return text
 }

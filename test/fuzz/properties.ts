@@ -30,7 +30,8 @@ import {
   xfccHeader,
 } from '../../src/testing/index.ts'
 import { readCertificateFields, readSignatureParts } from '../../src/x509/fields.ts'
-import { encodeXfccPem, formatXfcc, parseXfcc, type XfccElement } from '../../src/xfcc/parse.ts'
+import { encodeXfccPem, formatXfcc } from '../../src/xfcc/format.ts'
+import { parseXfcc, type XfccElement } from '../../src/xfcc/parse.ts'
 
 // ---------------------------------------------------------------------------------------------
 // The property shape and the runner both entry points use
