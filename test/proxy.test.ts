@@ -3,13 +3,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { CertgateError } from '../src/errors.ts'
-import {
-  createProxyCheck,
-  matchesCidr,
-  parseCidr,
-  parseIpAddress,
-  type ProxyCheck,
-} from '../src/proxy/check.ts'
+import { createProxyCheck, type ProxyCheck } from '../src/proxy/check.ts'
+import { matchesCidr, parseCidr, parseIpAddress } from '../src/proxy/cidr.ts'
 
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')

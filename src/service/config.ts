@@ -11,7 +11,7 @@
 import * as v from 'valibot'
 import { decodeCrlInput, parseCrl } from '../trust/revocation.ts'
 import { decodeBase64, encodePem } from '../x509/pem.ts'
-import { parseCidr } from '../proxy/check.ts'
+import { parseCidr } from '../proxy/cidr.ts'
 import { SOURCE_NAMES, type SourceName } from '../sources/index.ts'
 import { type CertificateFields, readCertificateFields } from '../x509/fields.ts'
 
