@@ -9,7 +9,7 @@
  */
 
 /** Limits for a {@link BoundedCache}. */
-export interface BoundedCacheLimits {
+interface BoundedCacheLimits {
   maxEntries: number
   maxBytes: number
   /** `'second-sight'` (default): cache a key only when it was offered recently before. */

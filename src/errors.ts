@@ -113,7 +113,7 @@ export class CertgateError extends Error {
  * the client sees; `reason` is the internal detail, kept as an Error in `cause`, never shown.
  */
 export function malformed(code: CertgateErrorCode, message: string, reason?: string): CertgateError {
-  return new CertgateError(code, message, reason === undefined ? {} : { cause: new Error(reason) })
+  return new CertgateError(code, message, { cause: reason })
 }
 
 /** True for a CertgateError, also across realms and duplicate installs of the package. */

@@ -18,7 +18,7 @@ function outcome(result: VerifyResult): string {
 }
 
 describe('BoundedCache', () => {
-  it('evicts the least recently used entry past maxEntries', () => {
+  it('past maxEntries drops the entry not read since, and keeps the one just read', () => {
     const cache = new BoundedCache<string>({ maxEntries: 2, maxBytes: 1000, admission: 'always' })
     cache.set('a', 'A', 100, 1)
     cache.set('b', 'B', 100, 1)
@@ -210,7 +210,7 @@ describe('the verifier cache', () => {
   it('stays within maxEntries', async () => {
     const verify = verifier({ allow: 'any-valid', cache: { maxEntries: 2 } })
     const certs = [allowed, stranger, await pki.issue({ commonName: 'third' })]
-    // One after another, so the least recently used entry is certs[0] whatever the scheduling.
+    // One after another, so certs[0] is the oldest entry whatever the scheduling.
     const firstRound: VerifyResult[] = []
     for (const c of certs) firstRound.push(await verify(request(xfccHeader(c))))
     const again = await verify(request(xfccHeader(certs[0]!)))

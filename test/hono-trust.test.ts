@@ -1,5 +1,5 @@
-// The trust issue's acceptance cases end to end through the Hono middleware: chain validation,
-// usage, revocation, self-signed pinning, and a verdict cache that keys on the chain too.
+// Trust end to end through the Hono middleware: chain validation, usage, revocation,
+// self-signed pinning, and a verdict cache that keys on the chain too.
 import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Hono } from 'hono'

@@ -1,5 +1,5 @@
-// The Hono middleware end to end through app.request(): the issue's acceptance cases and the
-// edge cases of xfcc-facts §6 that concern decoding, Hash, validity and allowlists.
+// The Hono middleware end to end through app.request(): the everyday accept and refuse paths,
+// then the edge cases of decoding, Hash, validity, allowlists and transport.
 import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Hono } from 'hono'
@@ -75,9 +75,9 @@ describe('clientCert middleware', () => {
     app = appWith({ allow: { commonNames: [ALLOWED_CN] } })
   })
 
-  describe('the acceptance cases', () => {
+  describe('accepting and refusing', () => {
     it('accepts an allowed certificate in an Envoy-encoded header with 200 and its JSON', async () => {
-      const res = await get(app, await xfccHeader(allowed))
+      const res = await get(app, xfccHeader(allowed))
       assert.equal(res.status, 200)
       const body = (await res.json()) as Record<string, unknown>
       assert.equal(body.thumbprint, allowed.thumbprint)
@@ -102,30 +102,30 @@ describe('clientCert middleware', () => {
     })
 
     it('refuses a Hash that is not the certificate SHA-256: ERR_CERT_HASH_MISMATCH', async () => {
-      const header = await xfccHeader(allowed, { hash: unknown.thumbprint.toLowerCase() })
+      const header = xfccHeader(allowed, { hash: unknown.thumbprint.toLowerCase() })
       await assertRefused(await get(app, header), 'ERR_CERT_HASH_MISMATCH')
     })
 
     it('refuses an expired certificate: ERR_CERT_EXPIRED', async () => {
-      await assertRefused(await get(app, await xfccHeader(expired)), 'ERR_CERT_EXPIRED')
+      await assertRefused(await get(app, xfccHeader(expired)), 'ERR_CERT_EXPIRED')
     })
 
     it('refuses a not-yet-valid certificate: ERR_CERT_NOT_YET_VALID', async () => {
-      await assertRefused(await get(app, await xfccHeader(notYetValid)), 'ERR_CERT_NOT_YET_VALID')
+      await assertRefused(await get(app, xfccHeader(notYetValid)), 'ERR_CERT_NOT_YET_VALID')
     })
 
     it('refuses a certificate on no list: ERR_CERT_NOT_ALLOWED', async () => {
-      await assertRefused(await get(app, await xfccHeader(unknown)), 'ERR_CERT_NOT_ALLOWED')
+      await assertRefused(await get(app, xfccHeader(unknown)), 'ERR_CERT_NOT_ALLOWED')
     })
 
     it('refuses an allowed certificate that appears only in a left-hand element', async () => {
-      const forged = await xfccHeader(allowed)
-      const header = await xfccHeader(unknown, { before: forged })
+      const forged = xfccHeader(allowed)
+      const header = xfccHeader(unknown, { before: forged })
       await assertRefused(await get(app, header), 'ERR_CERT_NOT_ALLOWED')
     })
 
     it('reads the left-hand element only when told to, and then accepts the forged one', async () => {
-      const header = await xfccHeader(unknown, { before: await xfccHeader(allowed) })
+      const header = xfccHeader(unknown, { before: xfccHeader(allowed) })
       const leftmost = appWith({ allow: { commonNames: [ALLOWED_CN] }, element: 'leftmost' })
       await assertAccepted(await get(leftmost, header), allowed)
       const second = appWith({ allow: { commonNames: [ALLOWED_CN] }, element: { fromRight: 1 } })
@@ -144,58 +144,58 @@ describe('clientCert middleware', () => {
     })
   })
 
-  describe('decoding the certificate (§6 18–22)', () => {
-    it('18: decodes %0A %20 %2B %2F %3D as Envoy writes them', async () => {
+  describe('decoding the certificate', () => {
+    it('decodes %0A %20 %2B %2F %3D as Envoy writes them', async () => {
       const encoded = encodeXfccPem(allowed.pem)
       assert.match(encoded, /%0A/)
       assert.match(encoded, /%20/)
       await assertAccepted(await get(app, `Cert="${encoded}"`), allowed)
     })
 
-    it('19: accepts Go QueryEscape output, where the armour space became +', async () => {
+    it('accepts Go QueryEscape output, where the armour space became +', async () => {
       const escaped = queryEscape(allowed.pem)
       assert.match(escaped, /BEGIN\+CERTIFICATE/)
       await assertAccepted(await get(app, `Cert="${escaped}"`), allowed)
     })
 
-    it('19: keeps a literal + in the base64 (ALB leaves + = / unescaped)', async () => {
+    it('keeps a literal + in the base64 (ALB leaves + = / unescaped)', async () => {
       const alb = allowed.pem.replace(/\n/g, '%0A').replace(/ /g, '%20')
       await assertAccepted(await get(app, `Cert="${alb}"`), allowed)
     })
 
-    it('20: accepts unencoded PEM inside quotes (the ACA docs example)', async () => {
+    it('accepts unencoded PEM inside quotes, as Azure Container Apps shows its header', async () => {
       // A header value cannot hold a newline, so raw PEM arrives with its lines joined by spaces.
       const raw = allowed.pem.trim().replace(/\n/g, ' ')
       await assertAccepted(await get(app, `Hash=${allowed.thumbprint.toLowerCase()};Cert="${raw}";Chain="${raw}";`), allowed)
     })
 
-    it('20: accepts PEM with literal \\n (the recipe test clients)', async () => {
+    it('accepts PEM with literal \\n, as hand-made test clients write it', async () => {
       const literal = allowed.pem.replace(/\n/g, '\\n')
       await assertAccepted(await get(app, `Cert="${literal}"`), allowed)
     })
 
-    it('20: accepts bare base64 DER', async () => {
+    it('accepts bare base64 DER', async () => {
       const base64 = allowed.pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s/g, '')
       await assertAccepted(await get(app, `Cert="${encodeXfccPem(base64)}"`), allowed)
     })
 
-    it('21: refuses bad percent escapes %, %0, %ZZ', async () => {
+    it('refuses bad percent escapes %, %0, %ZZ', async () => {
       for (const bad of ['%', '%0', '%ZZ']) {
         await assertRefused(await get(app, `Cert="${encodeXfccPem(allowed.pem)}${bad}"`), 'ERR_HEADER_MALFORMED')
       }
     })
 
-    it('22: refuses a non-CERTIFICATE PEM block', async () => {
+    it('refuses a non-CERTIFICATE PEM block', async () => {
       const key = allowed.pem.replace(/CERTIFICATE/g, 'PRIVATE KEY')
       await assertRefused(await get(app, `Cert="${encodeXfccPem(key)}"`), 'ERR_CERT_MALFORMED')
     })
 
-    it('22: refuses junk between PEM blocks', async () => {
+    it('refuses junk between PEM blocks', async () => {
       const junk = `${allowed.pem}junk\n${pki.intermediate.pem}`
       await assertRefused(await get(app, `Cert="${encodeXfccPem(junk)}"`), 'ERR_CERT_MALFORMED')
     })
 
-    it('22: refuses base64 that is not a certificate', async () => {
+    it('refuses base64 that is not a certificate', async () => {
       await assertRefused(await get(app, 'Cert="aGVsbG8gd29ybGQ="'), 'ERR_CERT_MALFORMED')
     })
 
@@ -213,32 +213,32 @@ describe('clientCert middleware', () => {
     })
   })
 
-  describe('Hash and Cert (§6 23–25)', () => {
-    it('23: refuses a Hash without a Cert, even in accept mode: ERR_CERT_MISSING', async () => {
+  describe('Hash and Cert', () => {
+    it('refuses a Hash without a Cert, even in accept mode: ERR_CERT_MISSING', async () => {
       const header = `Hash=${allowed.thumbprint.toLowerCase()};Subject="CN=${ALLOWED_CN}"`
       await assertRefused(await get(app, header), 'ERR_CERT_MISSING')
       const accept = appWith({ allow: { commonNames: [ALLOWED_CN] }, mode: 'accept' })
       await assertRefused(await get(accept, header), 'ERR_CERT_MISSING')
     })
 
-    it('24: accepts the Hash in uppercase and with colons', async () => {
-      const upper = await xfccHeader(allowed, { hash: allowed.thumbprint })
+    it('accepts the Hash in uppercase and with colons', async () => {
+      const upper = xfccHeader(allowed, { hash: allowed.thumbprint })
       await assertAccepted(await get(app, upper), allowed)
       const colons = allowed.thumbprint.match(/../g)!.join(':')
-      await assertAccepted(await get(app, await xfccHeader(allowed, { hash: colons })), allowed)
+      await assertAccepted(await get(app, xfccHeader(allowed, { hash: colons })), allowed)
     })
 
-    it('24: refuses a 40-hex (SHA-1) Hash: ERR_HEADER_MALFORMED', async () => {
-      const header = await xfccHeader(allowed, { hash: 'a'.repeat(40) })
+    it('refuses a 40-hex (SHA-1) Hash: ERR_HEADER_MALFORMED', async () => {
+      const header = xfccHeader(allowed, { hash: 'a'.repeat(40) })
       await assertRefused(await get(app, header), 'ERR_HEADER_MALFORMED')
     })
 
-    it('25: accepts a header without Hash (Hash is checked only when present)', async () => {
-      await assertAccepted(await get(app, await xfccHeader(allowed, { hash: false })), allowed)
+    it('accepts a header without Hash (Hash is checked only when present)', async () => {
+      await assertAccepted(await get(app, xfccHeader(allowed, { hash: false })), allowed)
     })
   })
 
-  describe('validity (§6 30)', () => {
+  describe('validity', () => {
     it('honours the clock tolerance at the boundary', async () => {
       const at = (offsetMs: number, toleranceSeconds: number): Hono =>
         appWith({
@@ -246,7 +246,7 @@ describe('clientCert middleware', () => {
           clockToleranceSeconds: toleranceSeconds,
           now: () => expired.x509.notAfter.getTime() + offsetMs,
         })
-      const header = await xfccHeader(expired)
+      const header = xfccHeader(expired)
       await assertAccepted(await get(at(0, 0), header), expired)
       await assertRefused(await get(at(1000, 0), header), 'ERR_CERT_EXPIRED')
       await assertAccepted(await get(at(60_000, 60), header), expired)
@@ -255,121 +255,121 @@ describe('clientCert middleware', () => {
 
     it('checks validity even for a pinned thumbprint', async () => {
       const pinned = appWith({ allow: { thumbprints: [expired.thumbprint] } })
-      await assertRefused(await get(pinned, await xfccHeader(expired)), 'ERR_CERT_EXPIRED')
+      await assertRefused(await get(pinned, xfccHeader(expired)), 'ERR_CERT_EXPIRED')
     })
   })
 
-  describe('allowlists (§6 32–35)', () => {
-    it('32: matches a thumbprint in any case, with colons, spaces or a sha256: prefix', async () => {
+  describe('allowlists', () => {
+    it('matches a thumbprint in any case, with colons, spaces or a sha256: prefix', async () => {
       const t = allowed.thumbprint
       for (const entry of [t, t.toLowerCase(), t.match(/../g)!.join(':'), t.match(/../g)!.join(' '), `sha256:${t}`, `SHA256:${t.toLowerCase()}`]) {
         const pinned = appWith({ allow: { thumbprints: [entry] } })
-        await assertAccepted(await get(pinned, await xfccHeader(allowed)), allowed)
-        await assertRefused(await get(pinned, await xfccHeader(unknown)), 'ERR_CERT_NOT_ALLOWED')
+        await assertAccepted(await get(pinned, xfccHeader(allowed)), allowed)
+        await assertRefused(await get(pinned, xfccHeader(unknown)), 'ERR_CERT_NOT_ALLOWED')
       }
     })
 
-    it('32: a 40-hex thumbprint entry is a configuration error naming SHA-1', () => {
+    it('a 40-hex thumbprint entry is a configuration error naming SHA-1', () => {
       assert.throws(() => clientCert({ allow: { thumbprints: ['a'.repeat(40)] } }), /SHA-1/)
       assert.throws(() => clientCert({ allow: { thumbprints: ['not hex'] } }), TypeError)
     })
 
-    it('33: matches any of several CNs', async () => {
+    it('matches any of several CNs', async () => {
       const several = appWith({ allow: { commonNames: ['other.example', ALLOWED_CN] } })
-      await assertAccepted(await get(several, await xfccHeader(allowed)), allowed)
+      await assertAccepted(await get(several, xfccHeader(allowed)), allowed)
     })
 
-    it('33: a certificate without a CN matches no CN list but may match a DNS list', async () => {
+    it('a certificate without a CN matches no CN list but may match a DNS list', async () => {
       const sanOnly = await pki.issue({ subject: [{ O: ['Contoso'] }], dnsNames: ['Api.Contoso.com'] })
       assert.equal(sanOnly.commonName, null)
-      await assertRefused(await get(app, await xfccHeader(sanOnly)), 'ERR_CERT_NOT_ALLOWED')
+      await assertRefused(await get(app, xfccHeader(sanOnly)), 'ERR_CERT_NOT_ALLOWED')
       const dns = appWith({ allow: { commonNames: [ALLOWED_CN], dnsNames: ['api.contoso.COM'] } })
-      const res = await get(dns, await xfccHeader(sanOnly))
+      const res = await get(dns, xfccHeader(sanOnly))
       assert.equal(res.status, 200)
       assert.equal(((await res.json()) as { common_name: unknown }).common_name, null)
     })
 
-    it('33: matches a CN with escapes and Unicode exactly', async () => {
+    it('matches a CN with escapes and Unicode exactly', async () => {
       const cn = 'Zoë, "Ops" + Co; <Test>'
       const fancy = await pki.issue({ commonName: cn })
       const exact = appWith({ allow: { commonNames: [cn] } })
-      await assertAccepted(await get(exact, await xfccHeader(fancy)), fancy)
+      await assertAccepted(await get(exact, xfccHeader(fancy)), fancy)
       const differentCase = appWith({ allow: { commonNames: [cn.toUpperCase()] } })
-      await assertRefused(await get(differentCase, await xfccHeader(fancy)), 'ERR_CERT_NOT_ALLOWED')
+      await assertRefused(await get(differentCase, xfccHeader(fancy)), 'ERR_CERT_NOT_ALLOWED')
     })
 
     it('matches URI SANs exactly and exposes a single spiffe:// URI as spiffeId', async () => {
       const id = 'spiffe://contoso.com/ns/prod/sa/api'
       const svid = await pki.issue({ commonName: 'svid', uris: [id] })
       const byUri = appWith({ allow: { uris: [id] } })
-      const res = await get(byUri, await xfccHeader(svid))
+      const res = await get(byUri, xfccHeader(svid))
       assert.equal(res.status, 200)
       const body = (await res.json()) as Record<string, unknown>
       assert.equal(body.spiffe_id, id)
       assert.deepEqual(body.uris, [id])
       const twoUris = await pki.issue({ commonName: 'svid', uris: [id, 'spiffe://contoso.com/other'] })
-      const res2 = await get(byUri, await xfccHeader(twoUris))
+      const res2 = await get(byUri, xfccHeader(twoUris))
       assert.equal(((await res2.json()) as Record<string, unknown>).spiffe_id, null)
     })
 
     it('matches issuers in RFC 4514 form, ignoring spaces and attribute case', async () => {
       const loose = pki.intermediate.subjectRfc4514.replace(/,/g, ', ').replace(/CN=/, 'cn=')
       const byIssuer = appWith({ allow: { issuers: [loose] } })
-      await assertAccepted(await get(byIssuer, await xfccHeader(unknown)), unknown)
+      await assertAccepted(await get(byIssuer, xfccHeader(unknown)), unknown)
       const other = appWith({ allow: { issuers: [pki.root.subjectRfc4514] } })
-      await assertRefused(await get(other, await xfccHeader(unknown)), 'ERR_CERT_NOT_ALLOWED')
+      await assertRefused(await get(other, xfccHeader(unknown)), 'ERR_CERT_NOT_ALLOWED')
     })
 
-    it('35: matches serial numbers with colons, any case and leading zeros', async () => {
+    it('matches serial numbers with colons, any case and leading zeros', async () => {
       const cert = await pki.issue({ commonName: 'serial', serialNumber: '0a1b2c3d' })
       for (const entry of ['A1B2C3D', '0a:1b:2c:3d', '00 0A 1B 2C 3D']) {
         const bySerial = appWith({ allow: { serialNumbers: [entry] } })
-        await assertAccepted(await get(bySerial, await xfccHeader(cert)), cert)
+        await assertAccepted(await get(bySerial, xfccHeader(cert)), cert)
       }
       assert.throws(() => clientCert({ allow: { serialNumbers: ['12-34'] } }), TypeError)
     })
   })
 
-  describe('transport (§6 36, 37, 39)', () => {
-    it('36: two header lines joined by Headers into ", " are two elements; the rightmost counts', async () => {
-      const res = await get(app, [await xfccHeader(allowed), await xfccHeader(unknown)])
+  describe('transport', () => {
+    it('two header lines joined by Headers into ", " are two elements; the rightmost counts', async () => {
+      const res = await get(app, [xfccHeader(allowed), xfccHeader(unknown)])
       await assertRefused(res, 'ERR_CERT_NOT_ALLOWED')
-      const res2 = await get(app, [await xfccHeader(unknown), await xfccHeader(allowed)])
+      const res2 = await get(app, [xfccHeader(unknown), xfccHeader(allowed)])
       await assertAccepted(res2, allowed)
     })
 
-    it('36: an empty header counts as no certificate', async () => {
+    it('an empty header counts as no certificate', async () => {
       await assertRefused(await get(app, ''), 'ERR_CERT_MISSING')
     })
 
-    it('36: a header of a non-HTTP whitespace (NBSP) is malformed, not missing, even in accept mode', async () => {
+    it('a header of a non-HTTP whitespace (NBSP) is malformed, not missing, even in accept mode', async () => {
       await assertRefused(await get(app, '\xa0'), 'ERR_HEADER_MALFORMED')
       const accept = appWith({ allow: { commonNames: [ALLOWED_CN] }, mode: 'accept' })
       await assertRefused(await get(accept, '\xa0'), 'ERR_HEADER_MALFORMED')
     })
 
-    it('36: refuses a header over 16 KiB, and the limit is configurable', async () => {
-      const header = `${await xfccHeader(allowed)};By=${'x'.repeat(16 * 1024)}`
+    it('refuses a header over 16 KiB, and the limit is configurable', async () => {
+      const header = `${xfccHeader(allowed)};By=${'x'.repeat(16 * 1024)}`
       await assertRefused(await get(app, header), 'ERR_HEADER_TOO_LARGE')
       const larger = appWith({ allow: { commonNames: [ALLOWED_CN] }, maxHeaderBytes: 64 * 1024 })
       await assertAccepted(await get(larger, header), allowed)
     })
 
-    it('37: never reads an underscore spelling of the header', async () => {
+    it('never reads an underscore spelling of the header', async () => {
       const req = new Request('http://localhost/api/cert-info', {
-        headers: { x_forwarded_client_cert: await xfccHeader(allowed) },
+        headers: { x_forwarded_client_cert: xfccHeader(allowed) },
       })
       await assertRefused(await app.request(req), 'ERR_CERT_MISSING')
     })
 
-    it('39: refuses a JSON-format XFCC: ERR_XFCC_UNSUPPORTED_FORMAT', async () => {
+    it('refuses a JSON-format XFCC: ERR_XFCC_UNSUPPORTED_FORMAT', async () => {
       await assertRefused(await get(app, '[{"hash":"abc"}]'), 'ERR_XFCC_UNSUPPORTED_FORMAT')
       await assertRefused(await get(app, '{"cert":"x"}'), 'ERR_XFCC_UNSUPPORTED_FORMAT')
     })
 
     it('reads another header name when configured', async () => {
       const custom = appWith({ allow: { commonNames: [ALLOWED_CN] }, header: 'x-client-cert' })
-      const req = new Request('http://localhost/api/cert-info', { headers: { 'x-client-cert': await xfccHeader(allowed) } })
+      const req = new Request('http://localhost/api/cert-info', { headers: { 'x-client-cert': xfccHeader(allowed) } })
       await assertAccepted(await custom.request(req), allowed)
     })
   })
@@ -384,14 +384,14 @@ describe('clientCert middleware', () => {
 
     it('accept mode still refuses a bad certificate', async () => {
       const accept = appWith({ allow: { commonNames: [ALLOWED_CN] }, mode: 'accept' })
-      await assertRefused(await get(accept, await xfccHeader(unknown)), 'ERR_CERT_NOT_ALLOWED')
-      await assertRefused(await get(accept, await xfccHeader(expired)), 'ERR_CERT_EXPIRED')
+      await assertRefused(await get(accept, xfccHeader(unknown)), 'ERR_CERT_NOT_ALLOWED')
+      await assertRefused(await get(accept, xfccHeader(expired)), 'ERR_CERT_EXPIRED')
     })
 
     it("allow: 'any-valid' admits every valid certificate, and only valid ones", async () => {
       const any = appWith({ allow: 'any-valid' })
-      await assertAccepted(await get(any, await xfccHeader(unknown)), unknown)
-      await assertRefused(await get(any, await xfccHeader(expired)), 'ERR_CERT_EXPIRED')
+      await assertAccepted(await get(any, xfccHeader(unknown)), unknown)
+      await assertRefused(await get(any, xfccHeader(expired)), 'ERR_CERT_EXPIRED')
     })
 
     it('authorize decides after the allowlist, with the certificate and the request', async () => {
@@ -403,11 +403,11 @@ describe('clientCert middleware', () => {
           return request.headers.get('x-tenant') === 'contoso'
         },
       })
-      const header = await xfccHeader(allowed)
+      const header = xfccHeader(allowed)
       const ok = await hooked.request('/api/cert-info', { headers: { 'x-forwarded-client-cert': header, 'x-tenant': 'contoso' } })
       await assertAccepted(ok, allowed)
       await assertRefused(await get(hooked, header), 'ERR_CERT_NOT_ALLOWED')
-      await assertRefused(await get(hooked, await xfccHeader(unknown)), 'ERR_CERT_NOT_ALLOWED')
+      await assertRefused(await get(hooked, xfccHeader(unknown)), 'ERR_CERT_NOT_ALLOWED')
       assert.deepEqual(seen, [`${ALLOWED_CN} /api/cert-info`, `${ALLOWED_CN} /api/cert-info`])
     })
 
@@ -417,9 +417,9 @@ describe('clientCert middleware', () => {
           throw new Error('bug in the hook')
         },
       })
-      await assertRefused(await get(throwing, await xfccHeader(allowed)), 'ERR_CERT_NOT_ALLOWED')
+      await assertRefused(await get(throwing, xfccHeader(allowed)), 'ERR_CERT_NOT_ALLOWED')
       const asyncYes = appWith({ authorize: async (cert) => cert.commonName === ALLOWED_CN })
-      await assertAccepted(await get(asyncYes, await xfccHeader(allowed)), allowed)
+      await assertAccepted(await get(asyncYes, xfccHeader(allowed)), allowed)
     })
 
     it('onError shapes the refusal, and app.onError sees an HTTPException with the error as cause', async () => {
@@ -463,7 +463,7 @@ describe('clientCert middleware', () => {
 
   describe('hostile input', () => {
     it('answers 200 or 403 to arbitrary header values, never 5xx', async () => {
-      const good = await xfccHeader(allowed)
+      const good = xfccHeader(allowed)
       const value = fc.oneof(
         fc.string({ maxLength: 300 }),
         fc.string({ unit: fc.constantFrom('"', '\\', ',', ';', '=', '%', 'a', 'Cert', ' '), maxLength: 200 }),
@@ -485,7 +485,7 @@ describe('clientCert middleware', () => {
   describe('the test kit with the middleware', () => {
     it('works with RSA-2048 certificates as well as P-256', async () => {
       const rsa = await createTestCertificate({ commonName: ALLOWED_CN, keyAlgorithm: 'RSA-2048', issuer: pki.intermediate })
-      await assertAccepted(await get(app, await xfccHeader(rsa)), rsa)
+      await assertAccepted(await get(app, xfccHeader(rsa)), rsa)
     })
   })
 })

@@ -1,4 +1,4 @@
-// Allowlist matching for SPIFFE IDs and DNS wildcards (xfcc-facts §6 34, 35), on real certificates.
+// Allowlist matching for SPIFFE IDs and DNS wildcards, on real certificates.
 import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { type ClientCertificate, readClientCertificate } from '../src/x509/certificate.ts'
@@ -32,38 +32,38 @@ describe('allowlists: SPIFFE IDs and DNS names', () => {
     await certWith('wild', { dnsNames: ['*.contoso.com'] })
   })
 
-  it('34: matches an exact SPIFFE ID, with the trust domain in any case', () => {
+  it('matches an exact SPIFFE ID, with the trust domain in any case', () => {
     assert.equal(matches({ spiffeIds: ['spiffe://contoso.com/ns/prod/sa/api'] }, 'svid'), 'spiffeId')
     assert.equal(matches({ spiffeIds: ['spiffe://CONTOSO.COM/ns/prod/sa/api'] }, 'svid'), 'spiffeId')
   })
 
-  it('34: the path is case-sensitive', () => {
+  it('the path is case-sensitive', () => {
     assert.equal(matches({ spiffeIds: ['spiffe://contoso.com/ns/PROD/sa/api'] }, 'svid'), null)
   })
 
-  it('34: a /* prefix matches whole path segments only', () => {
+  it('a /* prefix matches whole path segments only', () => {
     assert.equal(matches({ spiffeIds: ['spiffe://contoso.com/ns/prod/*'] }, 'svid'), 'spiffeId')
     assert.equal(matches({ spiffeIds: ['spiffe://contoso.com/ns/prod/*'] }, 'production'), null)
     assert.equal(matches({ spiffeIds: ['spiffe://contoso.com/*'] }, 'production'), 'spiffeId')
   })
 
-  it('34: a certificate with a second URI SAN matches no SPIFFE entry', () => {
+  it('a certificate with a second URI SAN matches no SPIFFE entry', () => {
     assert.equal(certs.get('two-uris')!.spiffeId, null)
     assert.equal(matches({ spiffeIds: ['spiffe://contoso.com/ns/prod/sa/api'] }, 'two-uris'), null)
     assert.equal(matches({ spiffeIds: ['spiffe://contoso.com/*'] }, 'two-uris'), null)
   })
 
-  it('34: a SPIFFE ID with a trailing slash is invalid and matches nothing', () => {
+  it('a SPIFFE ID with a trailing slash is invalid and matches nothing', () => {
     assert.equal(matches({ spiffeIds: ['spiffe://contoso.com/*'] }, 'trailing'), null)
   })
 
-  it('34: a malformed SPIFFE entry is a configuration error', () => {
+  it('a malformed SPIFFE entry is a configuration error', () => {
     for (const bad of ['https://contoso.com/x', 'spiffe://contoso.com/ns/', 'spiffe:///path', 'spiffe://a/b/../c']) {
       assert.throws(() => compileAllowList({ spiffeIds: [bad] }), TypeError, bad)
     }
   })
 
-  it('35: a DNS wildcard matches exactly one label, case-insensitively', () => {
+  it('a DNS wildcard matches exactly one label, case-insensitively', () => {
     assert.equal(matches({ dnsNames: ['*.CONTOSO.com'] }, 'api'), 'dnsName')
     assert.equal(matches({ dnsNames: ['*.contoso.com'] }, 'apex'), null)
     assert.equal(matches({ dnsNames: ['*.contoso.com'] }, 'deep'), null)
@@ -74,7 +74,7 @@ describe('allowlists: SPIFFE IDs and DNS names', () => {
     assert.equal(matches({ dnsNames: ['api.contoso.com'] }, 'wild'), null)
   })
 
-  it('35: exact DNS entries compare case-insensitively', () => {
+  it('exact DNS entries compare case-insensitively', () => {
     assert.equal(matches({ dnsNames: ['api.CONTOSO.com'] }, 'api'), 'dnsName')
     assert.equal(matches({ dnsNames: ['contoso.com'] }, 'api'), null)
   })

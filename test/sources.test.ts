@@ -1,5 +1,5 @@
-// Certificate sources: each proxy's headers built exactly as that proxy writes them (xfcc-facts
-// §3), including the escaping quirks, then read and decoded. Every test asserts the decoded DER,
+// Certificate sources: each proxy's headers built exactly as that proxy writes them, including
+// the escaping quirks, then read and decoded. Every test asserts the decoded DER,
 // the chain, the hash, or the exact refusal code.
 import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'

@@ -291,7 +291,7 @@ describe('parseXfcc: Cert and Chain decoding', () => {
     assert.deepEqual(parseXfcc(header), [element({ cert: 'a\nb c+d/e=f+g', chain: 'x+y+' })])
   })
 
-  it('keeps unencoded PEM (the ACA docs example) as is', () => {
+  it('keeps unencoded PEM as is, the form Azure Container Apps shows for its header', () => {
     const pem = '-----BEGIN CERTIFICATE-----MIIB+zCCAaG/gAw==-----END CERTIFICATE-----'
     assert.deepEqual(parseXfcc(`Hash=${HASH1};Cert="${pem}";Chain="${pem}";`), [
       element({ hash: HASH1, cert: pem, chain: pem }),

@@ -1,7 +1,8 @@
 /**
+ * Client certificate middleware for Hono (`certgate/hono`): verifies the certificate a
+ * TLS-terminating proxy forwards, sets the typed `clientCert` variable, or refuses with 403
+ * problem+json.
  * @module
- * Client certificate middleware for Hono: verifies the certificate a TLS-terminating proxy
- * forwards, sets the typed `clientCert` variable, or refuses with 403 problem+json.
  */
 import type { Context, MiddlewareHandler } from 'hono'
 import type { GetConnInfo } from 'hono/conninfo'

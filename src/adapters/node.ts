@@ -93,10 +93,10 @@ export function serve(app: FetchApp, options: ServeOptions): ServeHandle {
     exit = true,
   } = options
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError('serve: port must be an integer from 0 to 65535')
+    throw new RangeError('port must be an integer from 0 to 65535.')
   }
   if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) {
-    throw new RangeError('serve: shutdownTimeoutMs must be a non-negative number')
+    throw new RangeError('shutdownTimeoutMs must be a non-negative number.')
   }
 
   // Without `createServer` the adaptor builds a plain `http.Server`; its type also allows http2.

@@ -25,8 +25,8 @@ export interface ServiceDeps {
   getConnInfo?: GetConnInfo
 }
 
-/** `/cert-info` in `accept` mode without a certificate: the recipe's keys, both null. */
-export const NO_CERTIFICATE_INFO = Object.freeze({ thumbprint: null, common_name: null })
+/** `/cert-info` in `accept` mode without a certificate: the keys clients read, both null. */
+const NO_CERTIFICATE_INFO = Object.freeze({ thumbprint: null, common_name: null })
 
 // W3C Trace Context: version-traceid-parentid-flags, lowercase hex; `ff` is not a version, and
 // all-zero ids are invalid.
@@ -73,18 +73,18 @@ export function createServiceApp(config: ServiceConfig, deps: ServiceDeps = {}):
 }
 
 /** `GET /health`: liveness and readiness; calls nothing, so a slow backend never fails a probe. */
-export function health(c: Context): Response {
+function health(c: Context): Response {
   return c.json({ status: 'ok' })
 }
 
 /** `GET /cert-info`: the verified certificate as JSON, or {@link NO_CERTIFICATE_INFO}. */
-export function certInfo(c: Context): Response {
+function certInfo(c: Context): Response {
   const cert = c.get('clientCert')
   return cert === null ? c.json(NO_CERTIFICATE_INFO) : c.json(cert)
 }
 
 /** `GET /call-backend/dapr`: the target app's `/health` through the Dapr sidecar. */
-export function daprRoute(config: ServiceConfig, deps: ServiceDeps = {}): Handler {
+function daprRoute(config: ServiceConfig, deps: ServiceDeps): Handler {
   const url = daprInvokeUrl(config.daprHttpPort, config.daprTargetAppId, 'health')
   return async function callDapr(c: Context): Promise<Response> {
     const headers = traceHeaders(c.req.raw.headers)
@@ -95,7 +95,7 @@ export function daprRoute(config: ServiceConfig, deps: ServiceDeps = {}): Handle
 }
 
 /** `GET /call-backend/direct`: the backend's `/health` over plain HTTP(S), no sidecar. */
-export function directRoute(config: ServiceConfig, deps: ServiceDeps = {}): Handler {
+function directRoute(config: ServiceConfig, deps: ServiceDeps): Handler {
   const url = `${config.directBackendUrl}/health`
   return async function callDirect(c: Context): Promise<Response> {
     const headers = traceHeaders(c.req.raw.headers)
@@ -126,7 +126,7 @@ export function traceHeaders(incoming: Headers): Record<string, string> {
 }
 
 /** Unknown routes: 404 problem+json. Reached only with a certificate the check accepted. */
-export const notFound: NotFoundHandler = function notFound(): Response {
+const notFound: NotFoundHandler = function notFound(): Response {
   return problemResponse(new CertgateError('ERR_NOT_FOUND', 'There is no route for this method and path.'))
 }
 

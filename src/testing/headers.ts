@@ -31,8 +31,8 @@ export interface XfccHeaderOptions {
   before?: string
   /**
    * `'envoy'` (default): By;Hash;Cert;Chain;Subject;URI;DNS, as Envoy writes with every detail
-   * enabled. `'aca'`: `Hash=…;Cert="…";Chain="…";` as the ACA docs show (by, subject, uris
-   * and dns are ignored).
+   * enabled. `'aca'`: `Hash=…;Cert="…";Chain="…";`, as Azure Container Apps shows its header
+   * (by, subject, uris and dns are ignored).
    */
   style?: 'envoy' | 'aca'
 }

@@ -652,7 +652,7 @@ const REFUSAL_CODES: ReadonlySet<string> = new Set<CertgateErrorCode>([
 const MASKED_INTERNAL_ERROR = 'The client certificate was refused.'
 
 interface Apps {
-  /** The configuration of the issue: allow by CN, every other option at its default. */
+  /** The everyday configuration: allow by CN, every other option at its default. */
   standard: Hono
   /** The same without the verdict caches, for timing a slow case again. */
   standardFresh: Hono
