@@ -1,4 +1,4 @@
-// The fuzz properties of issue 6 on a short budget, so every `npm test` (Node, Bun and Deno)
+// The fuzz properties on a short budget, so every `npm test` (Node, Bun and Deno)
 // runs each one: a few thousand cases in all, a few seconds per runtime. `npm run fuzz` runs the
 // same properties (test/fuzz/properties.ts) a million times over. FUZZ_SEED=n replays a run.
 import { after, before, describe, it } from 'node:test'

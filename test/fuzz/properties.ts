@@ -1,5 +1,5 @@
 /**
- * The fuzz properties of issue 6, shared by the short budget in `npm test` (test/fuzz.test.ts)
+ * The fuzz properties, shared by the short budget in `npm test` (test/fuzz.test.ts)
  * and the million-case run (`npm run fuzz`, scripts/fuzz.ts). Each property is an arbitrary, a
  * check that throws on a violation and otherwise names the outcome (an error code, `ok`, `200`),
  * and a time bound per case. The checks are oracles, not just "did not crash": parse results are
