@@ -37,7 +37,7 @@ export interface VerdictCaches {
 }
 
 /** When a lookup happens, and when what it stores expires at the latest (the TTL). */
-export interface CacheClock {
+interface CacheClock {
   readonly nowMs: number
   readonly ttlEnd: number
 }
