@@ -31,6 +31,7 @@ export {
   appGatewaySource,
   appServiceSource,
   type CertificateSource,
+  chooseXfccElement,
   cloudflareSource,
   customSource,
   type ForwardedCertificate,

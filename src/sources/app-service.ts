@@ -7,7 +7,7 @@ import { type CertificateSource, singleHeaderSource } from './source.ts'
 
 /**
  * Azure App Service: `X-ARR-ClientCert`, the leaf as base64 DER. App Service checks nothing
- * about the certificate (aspnetcore#32268): validate the chain or pin thumbprints.
+ * about the certificate: validate the chain or pin thumbprints.
  */
 export function appServiceSource(): CertificateSource {
   return singleHeaderSource('app-service', 'x-arr-clientcert', (value) => ({

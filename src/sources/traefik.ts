@@ -18,10 +18,10 @@ const BASE64_ONLY = /^[A-Za-z0-9+/]+={0,2}$/
 /**
  * Traefik's PassTLSClientCert middleware (`pem: true`): `X-Forwarded-Tls-Client-Cert` holds
  * every peer certificate, leaf first, each as PEM without its BEGIN/END lines and newlines
- * (that is, base64 DER), joined by `,`. Traefik 2.8 to 2.9.1 also URL-escaped each certificate
- * (traefik#9379, PR #9412); both forms are read. `-Info` is ignored: a summary of fields is no
- * identity. Traefik itself never removes a client-sent copy of the header unless the entry
- * point's `forwardedHeaders` does (traefik#5061), so pair this with trusted proxies.
+ * (that is, base64 DER), joined by `,`. Traefik 2.8 to 2.9.1 also URL-escaped each
+ * certificate; both forms are read. `-Info` is ignored: a summary of fields is no identity.
+ * Traefik itself never removes a client-sent copy of the header unless the entry point's
+ * `forwardedHeaders` does, so pair this with trusted proxies.
  */
 export function traefikSource(): CertificateSource {
   return singleHeaderSource('traefik', 'x-forwarded-tls-client-cert', decodeTraefik)

@@ -43,7 +43,7 @@ function readVerdict(headers: Headers, name: string, limits: SourceLimits): Verd
   if (verdict === 'NONE') return 'none'
   if (verdict === 'FAILED' || verdict.startsWith('FAILED:')) {
     // The reason (e.g. "certificate has expired") helps the operator, so it goes in `cause`,
-    // which is logged but never sent to the client.
+    // which the caller may log and which is never sent to the client.
     throw new CertgateError(
       'ERR_PROXY_VERIFY_FAILED',
       'The proxy reports that the client certificate failed verification.',

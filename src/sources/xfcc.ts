@@ -38,17 +38,17 @@ export interface XfccSourceOptions {
  */
 export function xfccSource(options: XfccSourceOptions = {}): CertificateSource {
   const header = headerNameOption('header', options.header ?? 'x-forwarded-client-cert')
-  const element = options.element ?? 'rightmost'
-  assertElementChoice(element)
+  const { element } = options
+  if (element !== undefined) assertElementChoice(element)
   return singleHeaderSource('xfcc', header, (value, limits) => decodeXfcc(value, element, limits))
 }
 
 function decodeXfcc(
   value: string,
-  choice: XfccElementChoice,
+  choice: XfccElementChoice | undefined,
   limits: SourceLimits
 ): ForwardedCertificate {
-  const element = pickElement(parseXfcc(value), choice)
+  const element = chooseXfccElement(parseXfcc(value), choice)
   const leafText = element.cert ?? element.chain
   if (leafText === undefined) {
     // Envoy forwards a Hash alone unless told to forward the Cert.
@@ -69,7 +69,15 @@ function decodeXfcc(
   return result
 }
 
-function pickElement(elements: XfccElement[], choice: XfccElementChoice): XfccElement {
+/**
+ * The element of a parsed XFCC header that carries the certificate to check, as
+ * {@link xfccSource} picks it: by default the rightmost, the one the nearest proxy appended.
+ * Throws ERR_HEADER_MALFORMED when the header has fewer elements than `choice` counts.
+ */
+export function chooseXfccElement(
+  elements: readonly XfccElement[],
+  choice: XfccElementChoice = 'rightmost'
+): XfccElement {
   const index =
     choice === 'rightmost'
       ? elements.length - 1
