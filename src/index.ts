@@ -14,6 +14,7 @@ export {
 } from './errors.ts'
 export { type ClientCertHandler, withClientCert, type WithClientCertOptions } from './adapters/fetch.ts'
 export { decodeCertificates, encodePem } from './x509/pem.ts'
+export { BodyReadError, fetchWithDeadline, readBody, type ReadBodyOptions } from './body.ts'
 export { type AllowList, normaliseThumbprint } from './policy.ts'
 export {
   type CacheOptions,
@@ -45,7 +46,9 @@ export {
   xfccSource,
   type XfccElementChoice,
 } from './sources/index.ts'
+export { type CaBundle, readCaBundle } from './trust/ca-bundle.ts'
 export { createTrustVerifier, type TrustOptions, type TrustVerdict, type TrustVerifier } from './trust/verifier.ts'
+export { decodeCrls } from './x509/crl.ts'
 export type { CertificateFields } from './x509/fields.ts'
 export { encodeXfccPem, formatXfcc } from './xfcc/format.ts'
 export { parseXfcc, type XfccElement } from './xfcc/parse.ts'

@@ -4,10 +4,12 @@
  * @module
  */
 import type { ClientCertificate } from './x509/certificate.ts'
+import { distinguishedNameKey } from './x509/name.ts'
+import { validityStatus } from './x509/validity.ts'
 import { CertgateError } from './errors.ts'
 
 /**
- * Who may in. A certificate passes when ANY list matches it (the recipe's "thumbprint OR CN").
+ * Who may in. A certificate passes when ANY list matches it (thumbprint OR CN, never AND).
  * Empty lists match nothing.
  */
 export interface AllowList {
@@ -22,7 +24,10 @@ export interface AllowList {
   dnsNames?: readonly string[]
   /** URI SANs, compared exactly. */
   uris?: readonly string[]
-  /** Issuer DNs in RFC 4514 form (`CN=Issuing CA,O=Contoso,C=US`); spaces after `,` and attribute case are ignored. */
+  /**
+   * Issuer DNs in RFC 4514 form (`CN=Issuing CA,O=Contoso,C=US`), compared as names are: case and
+   * spaces around `,`, `+` and `=` are ignored.
+   */
   issuers?: readonly string[]
   /** Serial numbers in hex; any case, `:` or spaces, leading zeros ignored. */
   serialNumbers?: readonly string[]
@@ -58,7 +63,7 @@ export function compileAllowList(allow: AllowList): CompiledAllowList {
   const dnsNames = new Set(dnsEntries.filter((name) => !name.startsWith('*.')))
   const dnsWildcards = new Set(dnsEntries.filter((name) => name.startsWith('*.')).map((name) => name.slice(1)))
   const uris = new Set(allow.uris ?? [])
-  const issuers = new Set((allow.issuers ?? []).map(normaliseDistinguishedName))
+  const issuers = new Set((allow.issuers ?? []).map(distinguishedNameKey))
   const serialNumbers = new Set((allow.serialNumbers ?? []).map(normaliseSerialNumber))
   const spiffeEntries = (allow.spiffeIds ?? []).map(normaliseSpiffeEntry)
   const spiffeIds = new Set(spiffeEntries.filter((id) => !id.endsWith('/')))
@@ -88,7 +93,7 @@ export function matchAllowList(list: CompiledAllowList, cert: ClientCertificate)
     return 'dnsName'
   }
   if (list.uris.size > 0 && cert.uris.some((uri) => list.uris.has(uri))) return 'uri'
-  if (list.issuers.size > 0 && list.issuers.has(normaliseDistinguishedName(cert.issuer))) return 'issuer'
+  if (list.issuers.size > 0 && list.issuers.has(distinguishedNameKey(cert.issuer))) return 'issuer'
   if (list.serialNumbers.has(normaliseSerialNumber(cert.serialNumber))) return 'serialNumber'
   if (cert.spiffeId !== null && matchesSpiffeId(list, cert.spiffeId)) return 'spiffeId'
   return null
@@ -129,10 +134,11 @@ function normaliseSpiffeEntry(entry: string): string {
 
 /** Refuses a certificate outside its validity window, give or take the tolerance. */
 export function checkValidity(cert: ClientCertificate, nowMs: number, toleranceMs: number): void {
-  if (cert.notBefore.getTime() - toleranceMs > nowMs) {
+  const status = validityStatus(cert, nowMs, toleranceMs)
+  if (status === 'not-yet-valid') {
     throw new CertgateError('ERR_CERT_NOT_YET_VALID', 'The client certificate is not valid yet.')
   }
-  if (cert.notAfter.getTime() + toleranceMs < nowMs) {
+  if (status === 'expired') {
     throw new CertgateError('ERR_CERT_EXPIRED', 'The client certificate has expired.')
   }
 }
@@ -166,34 +172,10 @@ export function normaliseThumbprint(entry: string): string {
 }
 
 /** `0a:1B` → `A1B`; a non-hex entry is a configuration error. */
-export function normaliseSerialNumber(entry: string): string {
+function normaliseSerialNumber(entry: string): string {
   const normalised = entry.replace(/[\s:]/g, '').toUpperCase().replace(/^0+(?=.)/, '')
   if (!/^[0-9A-F]+$/.test(normalised)) {
     throw new TypeError(`certgate: allow.serialNumbers entry "${entry}" is not a hex serial number`)
   }
   return normalised
-}
-
-/** RFC 4514 DN → a comparable form: attribute types uppercased, spaces around separators dropped. */
-export function normaliseDistinguishedName(dn: string): string {
-  const parts: string[] = []
-  let start = 0
-  for (let i = 0; i <= dn.length; i++) {
-    const code = dn.charCodeAt(i)
-    if (code === 0x5c) {
-      i++
-      continue
-    }
-    if (i === dn.length || code === 0x2c || code === 0x2b) {
-      parts.push(normaliseAttribute(dn.slice(start, i).trim()) + (i < dn.length ? dn[i] : ''))
-      start = i + 1
-    }
-  }
-  return parts.join('')
-}
-
-function normaliseAttribute(attribute: string): string {
-  const equals = attribute.indexOf('=')
-  if (equals === -1) return attribute
-  return `${attribute.slice(0, equals).trim().toUpperCase()}=${attribute.slice(equals + 1).trim()}`
 }

@@ -8,7 +8,9 @@ import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Buffer } from 'node:buffer'
 import * as x509 from '@peculiar/x509'
-import { parseCrl, readCertificateExtras } from '../src/trust/revocation.ts'
+import { decodeCrls } from '../src/index.ts'
+import { parseCrl } from '../src/x509/crl.ts'
+import { readCertificateExtras } from '../src/x509/fields.ts'
 import { createTestCertificate, createTestPki, type TestPki } from '../src/testing/index.ts'
 import { createTrustVerifier, type TrustOptions } from '../src/trust/verifier.ts'
 import { freePort, listen, type Loopback } from './support/loopback.ts'
@@ -68,6 +70,15 @@ describe('crl: parsing', () => {
     const idp = new x509.Extension('2.5.29.28', true, new Uint8Array([0x30, 0x00]))
     const partitioned = await createTestCrl({ issuer: pki.intermediate, extensions: [idp] })
     assert.throws(() => parseCrl(partitioned.der), { code: 'ERR_CRL_INVALID' })
+  })
+
+  it('reads PEM CRLs with text around the blocks, and DER, through the public decodeCrls', async () => {
+    const pki = await createTestPki()
+    const crl = await createTestCrl({ issuer: pki.intermediate })
+    const rootCrl = await createTestCrl({ issuer: pki.root })
+    assert.deepEqual(decodeCrls(`# CRLs\n${crl.pem}\nnext:\n${rootCrl.pem}`), [crl.der, rootCrl.der])
+    assert.deepEqual(decodeCrls(crl.der), [crl.der])
+    assert.throws(() => decodeCrls(pki.root.pem), { code: 'ERR_CRL_INVALID' })
   })
 
   it('reads CRL distribution point URIs from a certificate', async () => {

@@ -338,6 +338,17 @@ describe('trust: leaf rules', () => {
   })
 })
 
+describe('trust: configured PEM', () => {
+  it('reads roots and intermediates as OpenSSL reads a bundle: text around the blocks is skipped', async () => {
+    const pki = await createTestPki()
+    const leaf = await pki.issue()
+    const root = `# our root\nsubject=CN = root\n${pki.root.pem}\n`
+    const intermediate = `subject=CN = intermediate\n${pki.intermediate.pem}# end\n`
+    const result = await verifyWith({ roots: [root], intermediates: [intermediate] }, leaf)
+    assert.equal(result.path.length, 3)
+  })
+})
+
 describe('trust: options', () => {
   it('bad TrustOptions → TypeError naming the problem', async () => {
     const pki = await createTestPki()

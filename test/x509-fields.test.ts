@@ -19,15 +19,8 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import * as x509 from '@peculiar/x509'
 import { isCertgateError } from '../src/errors.ts'
-import {
-  DerReader,
-  readBitString,
-  readOid,
-  readString,
-  readTime,
-  TAG_SEQUENCE,
-  type Tlv,
-} from '../src/x509/der.ts'
+import { DerReader, TAG_SEQUENCE, type Tlv } from '../src/x509/der.ts'
+import { readBitString, readOid, readString, readTime } from '../src/x509/der-values.ts'
 import { readCertificateFields, readSignatureParts } from '../src/x509/fields.ts'
 import { referenceCertificateFields, referenceSignatureParts } from './support/reference-fields.ts'
 

@@ -3,17 +3,28 @@
  * validated with valibot, and reported as one message that names every bad variable at once, so
  * a misconfigured container fails its first start with the whole list instead of one fix per
  * restart. Web APIs only: the caller passes the environment in, and a function to read files
- * with (for `TRUSTED_CA_CERTS` and `CRL_FILES` given as paths), so this module never touches a
- * file system itself and tests can hand it files from memory.
+ * with (for `TRUSTED_CA_CERTS` and `CRL_FILES` given as paths), so no module here touches a
+ * file system itself and tests can hand it files from memory. Each variable's schema lives in
+ * `config-vars.ts`, the trust variables' in `config-trust.ts`.
  * @module
  */
 
 import * as v from 'valibot'
-import { decodeCrlInput, parseCrl } from '../trust/revocation.ts'
-import { decodeBase64, encodePem } from '../x509/pem.ts'
-import { parseCidr } from '../proxy/cidr.ts'
-import { SOURCE_NAMES, type SourceName } from '../sources/index.ts'
-import { type CertificateFields, readCertificateFields } from '../x509/fields.ts'
+import type { CaBundle, SourceName } from '../index.ts'
+import { caBundleVar, crlFilesVar, type ReadFile } from './config-trust.ts'
+import {
+  ApiToken,
+  AppId,
+  BackendUrl,
+  CertMode,
+  CertSource,
+  CommonNames,
+  integerVar,
+  ProxyCidrs,
+  Thumbprints,
+} from './config-vars.ts'
+
+export type { ReadFile } from './config-trust.ts'
 
 /**
  * Every environment variable the service reads (HOST by the entry points, the rest here): for
@@ -58,23 +69,10 @@ export interface ServiceConfig {
 }
 
 /** What `TRUSTED_CA_CERTS` and `CRL_FILES` resolve to: `TrustOptions` for the verifier. */
-export interface ServiceTrust {
-  /**
-   * One PEM certificate each: the bundle's self-signed CAs, and any CA whose issuer the bundle
-   * does not hold (listing an intermediate without its root anchors trust at that intermediate).
-   */
-  roots: string[]
-  /** One PEM certificate each: the bundle's CAs issued by another certificate in the bundle. */
-  intermediates: string[]
+export interface ServiceTrust extends CaBundle {
   /** DER CRLs, every one from every file of `CRL_FILES`. */
   crls: Uint8Array[]
 }
-
-/**
- * Reads a whole file, synchronously (configuration is read once, before the server starts):
- * Node's and Bun's `readFileSync`, Deno's `Deno.readFileSync`. Throws when it cannot.
- */
-export type ReadFile = (path: string) => Uint8Array
 
 /** Options for {@link parseServiceConfig}. */
 export interface ParseServiceConfigOptions {
@@ -95,348 +93,8 @@ export class ConfigError extends Error {
   }
 }
 
-const SHA256_HEX = /^[0-9A-F]{64}$/
-const SHA1_HEX = /^[0-9A-F]{40}$/
-const DIGITS = /^[0-9]+$/
-const DAPR_APP_ID = /^[A-Za-z0-9._-]+$/
-// The token travels as an HTTP header value; a stray newline from a mounted secret file would
-// otherwise only surface as a failed request long after startup.
-const HEADER_TOKEN = /^[\x21-\x7E]+$/
-
-const MUST_BE_STRING = 'must be a string'
-
-/** Shows a received value in a message without letting a huge value flood the log. */
-function shown(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value)
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text
-}
-
-/** An integer variable in [min, max]; digits only, because `Number()` accepts '0x10' and '1e3'. */
-function integerVar(
-  min: number,
-  max: number,
-  fallback: number
-): v.GenericSchema<string | undefined, number> {
-  const range = `must be an integer from ${min} to ${max}`
-  return v.optional(
-    v.pipe(
-      v.string(MUST_BE_STRING),
-      v.regex(DIGITS, (issue) =>
-        issue.input === ''
-          ? `must not be empty (unset it to use the default ${fallback})`
-          : `${range} (got ${shown(issue.input)})`
-      ),
-      v.transform(Number),
-      v.minValue(min, (issue) => `${range} (got ${issue.input})`),
-      v.maxValue(max, (issue) => `${range} (got ${issue.input})`)
-    ),
-    String(fallback)
-  )
-}
-
-/** Splits a comma list, keeping empty entries so that issue indexes match what the user wrote. */
-function splitList(value: string): string[] {
-  return value.split(',').map((entry) => entry.trim())
-}
-
-/** Drops the empty entries (from `a,,b` or a trailing comma) and duplicates. */
-function compactList(entries: string[]): string[] {
-  return [...new Set(entries.filter((entry) => entry !== ''))]
-}
-
-/** Accepts `AB:CD…`, `ab cd …` and a `sha256:` prefix; returns bare uppercase hex. */
-function normaliseThumbprint(entry: string): string {
-  return entry.replace(/^sha256:/i, '').replace(/[\s:]/g, '').toUpperCase()
-}
-
-const Thumbprint = v.pipe(
-  v.string(MUST_BE_STRING),
-  v.transform(normaliseThumbprint),
-  v.check(
-    (entry) => entry === '' || SHA256_HEX.test(entry),
-    (issue) =>
-      SHA1_HEX.test(issue.input)
-        ? 'is a SHA-1 thumbprint (40 hex digits); SHA-256 is required (64 hex digits)'
-        : 'is not a SHA-256 thumbprint (64 hex digits)'
-  )
-)
-
-const Thumbprints = v.optional(
-  v.pipe(
-    v.string(MUST_BE_STRING),
-    v.transform(splitList),
-    v.array(Thumbprint),
-    v.transform(compactList)
-  ),
-  ''
-)
-
-/** The recipe's CN, admitted only when no allowlist is configured at all. */
+/** The sample client's CN, admitted only when no allowlist is configured at all. */
 const DEFAULT_COMMON_NAME = 'api-client.contoso.com'
-
-// No default here: whether the default CN applies depends on ALLOWED_CERT_THUMBPRINTS.
-const CommonNames = v.optional(
-  v.pipe(v.string(MUST_BE_STRING), v.transform(splitList), v.transform(compactList))
-)
-
-/** Why a backend URL is unusable, or null when it is fine. */
-function backendUrlProblem(value: string): string | null {
-  if (value === '') return 'must not be empty (unset it to use the default http://ca-backend)'
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    return 'must be an absolute http(s) URL'
-  }
-  if (value !== value.trim()) return 'must not have surrounding whitespace'
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must use http: or https:'
-  // Checked on the text: `http://x/?` parses to an empty `search`, yet still has a query.
-  if (value.includes('?') || value.includes('#')) return 'must not have a query or fragment'
-  return null
-}
-
-const BackendUrl = v.optional(
-  v.pipe(
-    v.string(MUST_BE_STRING),
-    v.rawCheck(({ dataset, addIssue }) => {
-      if (!dataset.typed) return
-      const problem = backendUrlProblem(dataset.value)
-      if (problem !== null) addIssue({ message: problem })
-    }),
-    v.transform((value) => new URL(value).href.replace(/\/+$/, ''))
-  ),
-  'http://ca-backend'
-)
-
-const AppId = v.optional(
-  v.pipe(
-    v.string(MUST_BE_STRING),
-    v.regex(DAPR_APP_ID, (issue) =>
-      issue.input === ''
-        ? 'must not be empty (unset it to use the default backend)'
-        : "must be a Dapr app-id: letters, digits, '-', '_' and '.' only " +
-          `(got ${shown(issue.input)})`
-    )
-  ),
-  'backend'
-)
-
-const ApiToken = v.optional(
-  v.pipe(
-    v.string(MUST_BE_STRING),
-    // Never echo the value: it is a secret.
-    v.check(
-      (token) => token === '' || HEADER_TOKEN.test(token),
-      'must be printable ASCII without spaces or line breaks (it is sent as an HTTP header)'
-    ),
-    v.transform((token): string | null => (token === '' ? null : token))
-  ),
-  ''
-)
-
-const CertMode = v.optional(
-  v.pipe(
-    v.string(MUST_BE_STRING),
-    v.transform((mode) => mode.toLowerCase()),
-    v.picklist(
-      ['require', 'accept'],
-      (issue) => `must be "require" or "accept" (got ${shown(issue.input)})`
-    )
-  ),
-  'require'
-)
-
-const CertSource = v.optional(
-  v.pipe(
-    v.string(MUST_BE_STRING),
-    v.transform((name) => name.toLowerCase()),
-    v.picklist(
-      SOURCE_NAMES,
-      (issue) => `must be one of ${SOURCE_NAMES.join(', ')} (got ${shown(issue.input)})`
-    )
-  ),
-  'xfcc'
-)
-
-const ProxyCidr = v.pipe(
-  v.string(MUST_BE_STRING),
-  v.check(
-    (entry) => entry === '' || isCidr(entry),
-    (issue) => `is not a CIDR or IP address (got ${shown(issue.input)})`
-  )
-)
-
-// Unset means no check; an empty list would refuse every request, so it is a mistake, not a choice.
-const ProxyCidrs = v.optional(
-  v.pipe(
-    v.string(MUST_BE_STRING),
-    v.transform(splitList),
-    v.array(ProxyCidr),
-    v.transform(compactList),
-    v.check(
-      (entries) => entries.length > 0,
-      'must list at least one CIDR or IP (unset it to honour the header from any address)'
-    )
-  )
-)
-
-/** Whether `parseCidr` (the verifier's own parser) accepts the entry. */
-function isCidr(entry: string): boolean {
-  try {
-    parseCidr(entry)
-    return true
-  } catch {
-    return false
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// TRUSTED_CA_CERTS and CRL_FILES
-
-const PEM_BEGIN = '-----BEGIN'
-// Text around the blocks (OpenSSL's `subject=` lines, comments) is ignored, as OpenSSL does.
-const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----([^-]*)-----END CERTIFICATE-----/g
-
-/** A value resolved to text or bytes, or why it could not be. */
-type Resolved<T> = { ok: true; value: T } | { ok: false; problem: string }
-
-function problem<T>(why: string): Resolved<T> {
-  return { ok: false, problem: why }
-}
-
-/** Reads a file through the caller's reader; the failure names the file and the error's code. */
-function readWith(readFile: ReadFile | undefined, path: string): Resolved<Uint8Array> {
-  if (readFile === undefined) {
-    return problem(`cannot read ${shown(path)}: no file reader was given`)
-  }
-  try {
-    return { ok: true, value: readFile(path) }
-  } catch (error) {
-    const code = (error as { code?: unknown; name?: unknown } | null)?.code
-    const name = (error as { name?: unknown } | null)?.name
-    const reason = typeof code === 'string' ? code : typeof name === 'string' ? name : 'error'
-    return problem(`cannot read ${shown(path)} (${reason})`)
-  }
-}
-
-function utf8(bytes: Uint8Array): string {
-  return new TextDecoder().decode(bytes)
-}
-
-/** The certificates of PEM text, or of one DER certificate when the file holds no PEM. */
-function bundleCertificates(text: string, bytes: Uint8Array | null): Resolved<Uint8Array[]> {
-  if (!text.includes(PEM_BEGIN)) {
-    return bytes === null ? problem('holds no PEM') : { ok: true, value: [bytes] }
-  }
-  const ders: Uint8Array[] = []
-  for (const match of text.matchAll(CERTIFICATE_BLOCK)) {
-    try {
-      ders.push(decodeBase64(match[1]!))
-    } catch {
-      return problem(`certificate ${ders.length + 1} is not valid base64`)
-    }
-  }
-  return ders.length === 0 ? problem('holds no CERTIFICATE PEM block') : { ok: true, value: ders }
-}
-
-/** Name comparison as the trust verifier does it: case-folded, whitespace runs collapsed. */
-function nameKey(dn: string): string {
-  return dn.toLowerCase().replace(/\s+/g, ' ')
-}
-
-function isSelfIssued(fields: CertificateFields): boolean {
-  const { authorityKeyIdentifier: aki, subjectKeyIdentifier: ski } = fields
-  const sameName = nameKey(fields.subject) === nameKey(fields.issuer)
-  return sameName && (aki === null || ski === null || aki === ski)
-}
-
-/**
- * Splits the bundle: self-signed CAs are roots, CAs issued by another certificate of the bundle
- * intermediates, and a CA whose issuer the bundle lacks is a root too (the operator listed it as
- * trusted; as an intermediate it could never complete a path). Every certificate must be a CA:
- * a leaf in a CA bundle (a `fullchain.pem`) is a mistake worth stopping for.
- */
-function splitBundle(ders: Uint8Array[]): Resolved<Omit<ServiceTrust, 'crls'>> {
-  const certs: Array<{ der: Uint8Array; fields: CertificateFields }> = []
-  for (const [i, der] of ders.entries()) {
-    let fields: CertificateFields
-    try {
-      fields = readCertificateFields(der)
-    } catch {
-      return problem(`certificate ${i + 1} is not a parsable X.509 certificate`)
-    }
-    if (fields.basicConstraints?.ca !== true) {
-      return problem(
-        `certificate ${i + 1} (${shown(fields.subject)}) is not a CA certificate ` +
-          '(basicConstraints cA is not true)'
-      )
-    }
-    certs.push({ der, fields })
-  }
-  const subjects = new Set(certs.map(({ fields }) => nameKey(fields.subject)))
-  const roots: string[] = []
-  const intermediates: string[] = []
-  for (const { der, fields } of certs) {
-    const pem = encodePem(der)
-    if (roots.includes(pem) || intermediates.includes(pem)) continue
-    if (isSelfIssued(fields) || !subjects.has(nameKey(fields.issuer))) roots.push(pem)
-    else intermediates.push(pem)
-  }
-  return { ok: true, value: { roots, intermediates } }
-}
-
-/** `TRUSTED_CA_CERTS`: PEM text itself (it starts with `-----BEGIN`), or a file's path. */
-function resolveCaBundle(
-  value: string,
-  readFile: ReadFile | undefined
-): Resolved<Omit<ServiceTrust, 'crls'>> {
-  if (value.trim() === '') {
-    return problem('must not be empty (unset it to turn chain validation off)')
-  }
-  let certificates: Resolved<Uint8Array[]>
-  if (value.trimStart().startsWith(PEM_BEGIN)) {
-    // A PEM pasted into a single-line setting (an ACA env var) often carries a literal `\n`.
-    certificates = bundleCertificates(value.replace(/\\r\\n|\\n|\\r/g, '\n'), null)
-  } else {
-    const read = readWith(readFile, value)
-    if (!read.ok) return read
-    const found = bundleCertificates(utf8(read.value), read.value)
-    certificates = found.ok ? found : problem(`the file ${shown(value)} ${found.problem}`)
-  }
-  return certificates.ok ? splitBundle(certificates.value) : certificates
-}
-
-/** One `CRL_FILES` entry: a file of PEM (`X509 CRL` blocks) or DER, every CRL in it parsed. */
-function resolveCrlFile(path: string, readFile: ReadFile | undefined): Resolved<Uint8Array[]> {
-  if (path === '') return { ok: true, value: [] }
-  const read = readWith(readFile, path)
-  if (!read.ok) return read
-  const text = utf8(read.value)
-  let ders: Uint8Array[]
-  try {
-    ders = decodeCrlInput(text.includes(PEM_BEGIN) ? text : read.value, 'the file')
-    for (const der of ders) parseCrl(der)
-  } catch {
-    return problem(`${shown(path)} holds no CRL (PEM X509 CRL blocks, or DER)`)
-  }
-  // Plain copies: a runtime's reader may hand out a Buffer, or a view of a larger one.
-  return { ok: true, value: ders.map((der) => new Uint8Array(der)) }
-}
-
-/** A string variable resolved by `resolve`, its problem reported as the variable's issue. */
-function resolvedVar<T>(
-  resolve: (value: string) => Resolved<T>
-): v.GenericSchema<string, T> {
-  return v.pipe(
-    v.string(MUST_BE_STRING),
-    v.rawTransform(({ dataset, addIssue, NEVER }) => {
-      const resolved = resolve(dataset.value)
-      if (resolved.ok) return resolved.value
-      addIssue({ message: resolved.problem })
-      return NEVER
-    })
-  )
-}
 
 /** The environment after validation, before defaults that depend on each other apply. */
 interface ValidatedEnv {
@@ -450,7 +108,7 @@ interface ValidatedEnv {
   OUTBOUND_TIMEOUT_MS: number
   CLIENT_CERT_MODE: 'require' | 'accept'
   CLIENT_CERT_SOURCE: SourceName
-  TRUSTED_CA_CERTS?: Omit<ServiceTrust, 'crls'>
+  TRUSTED_CA_CERTS?: CaBundle
   CRL_FILES: Uint8Array[]
   TRUSTED_PROXY_CIDRS?: string[]
 }
@@ -463,7 +121,7 @@ function envSchema(
   env: Record<string, string | undefined>,
   readFile: ReadFile | undefined
 ): v.GenericSchema<unknown, ValidatedEnv> {
-  const hasCaBundle = env.TRUSTED_CA_CERTS !== undefined
+  const trustVars = { readFile, caBundleSet: env.TRUSTED_CA_CERTS !== undefined }
   return v.pipe(
     v.object({
       PORT: integerVar(1, 65535, 8000),
@@ -476,21 +134,8 @@ function envSchema(
       OUTBOUND_TIMEOUT_MS: integerVar(1, 600_000, 5000),
       CLIENT_CERT_MODE: CertMode,
       CLIENT_CERT_SOURCE: CertSource,
-      TRUSTED_CA_CERTS: v.optional(resolvedVar((value) => resolveCaBundle(value, readFile))),
-      CRL_FILES: v.optional(
-        v.pipe(
-          v.string(MUST_BE_STRING),
-          // A failed check stops the pipe before its transforms: no file is read for nothing.
-          v.check(
-            (value) => hasCaBundle || compactList(splitList(value)).length === 0,
-            'needs TRUSTED_CA_CERTS (revocation is checked on chains validated to your CAs)'
-          ),
-          v.transform(splitList),
-          v.array(resolvedVar((path) => resolveCrlFile(path, readFile))),
-          v.transform((files) => files.flat())
-        ),
-        ''
-      ),
+      TRUSTED_CA_CERTS: caBundleVar(trustVars),
+      CRL_FILES: crlFilesVar(trustVars),
       TRUSTED_PROXY_CIDRS: ProxyCidrs,
     }),
     // A partial check still runs when unrelated variables are bad, so this is reported with them.

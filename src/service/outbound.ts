@@ -6,8 +6,7 @@
  * @module
  */
 
-import { concatBytes } from '../bytes.ts'
-import { CertgateError } from '../errors.ts'
+import { BodyReadError, CertgateError, fetchWithDeadline, readBody } from '../index.ts'
 
 /** Options of `getJson`. */
 export interface OutboundOptions {
@@ -29,16 +28,6 @@ class DeadlineExceeded extends Error {
   constructor() {
     super('Outbound deadline exceeded')
     this.name = 'DeadlineExceeded'
-  }
-}
-
-/** Why a body could not be read: too large, or the connection failed while it was streaming. */
-class BodyReadError extends Error {
-  readonly reason: 'too-large' | 'network'
-  constructor(reason: 'too-large' | 'network', options: { cause?: unknown } = {}) {
-    super(reason === 'too-large' ? 'Body exceeds the size limit' : 'Body read failed', options)
-    this.name = 'BodyReadError'
-    this.reason = reason
   }
 }
 
@@ -68,11 +57,12 @@ export async function getJson(url: string, options: OutboundOptions): Promise<un
   try {
     let response: Response
     try {
-      response = await untilAborted(
-        fetchImpl(url, { method: 'GET', headers, redirect: 'manual', signal: controller.signal }),
-        controller.signal,
-        (late) => void late.body?.cancel().catch(ignore)
-      )
+      response = await fetchWithDeadline(fetchImpl, url, {
+        method: 'GET',
+        headers,
+        redirect: 'manual',
+        signal: controller.signal,
+      })
     } catch (error) {
       throw controller.signal.aborted
         ? timeoutError(error)
@@ -87,7 +77,7 @@ export async function getJson(url: string, options: OutboundOptions): Promise<un
 
     let bytes: Uint8Array
     try {
-      bytes = await readBody(response, maxBodyBytes, controller.signal)
+      bytes = await readBody(response, { maxBytes: maxBodyBytes, signal: controller.signal })
     } catch (error) {
       if (controller.signal.aborted) throw timeoutError(error)
       if (error instanceof BodyReadError && error.reason === 'too-large') {
@@ -143,84 +133,10 @@ function isSafeSegment(segment: string): boolean {
   return segment !== '' && decoded !== '.' && decoded !== '..'
 }
 
-function ignore(): void {}
-
 function timeoutError(cause: unknown): CertgateError {
   return new CertgateError('ERR_UPSTREAM_TIMEOUT', 'The upstream service did not answer in time', {
     cause,
   })
-}
-
-/**
- * Settles like `promise`, or rejects as soon as `signal` aborts. Every runtime's fetch honours
- * the signal, but racing it makes the deadline hold even for a body stream that ignores it.
- * A value that arrives after the abort goes to `onLate`, so it can be released.
- */
-function untilAborted<T>(
-  promise: Promise<T>,
-  signal: AbortSignal,
-  onLate: (value: T) => void = ignore
-): Promise<T> {
-  if (signal.aborted) {
-    promise.then(onLate, ignore)
-    return Promise.reject(signal.reason)
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      promise.then(onLate, ignore)
-      reject(signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        if (signal.aborted) onLate(value)
-        else resolve(value)
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(error)
-      }
-    )
-  })
-}
-
-/** Reads the whole body, counting bytes as they arrive; cancels the stream on every failure. */
-async function readBody(
-  response: Response,
-  limit: number,
-  signal: AbortSignal
-): Promise<Uint8Array> {
-  const declared = Number(response.headers.get('content-length'))
-  if (response.headers.has('content-length') && Number.isFinite(declared) && declared > limit) {
-    await response.body?.cancel().catch(ignore)
-    throw new BodyReadError('too-large')
-  }
-  if (response.body === null) return new Uint8Array(0)
-
-  const reader = response.body.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  let done = false
-  try {
-    for (;;) {
-      let result: ReadableStreamReadResult<Uint8Array>
-      try {
-        result = await untilAborted(reader.read(), signal)
-      } catch (error) {
-        throw signal.aborted ? error : new BodyReadError('network', { cause: error })
-      }
-      if (result.done) break
-      total += result.value.byteLength
-      if (total > limit) throw new BodyReadError('too-large')
-      chunks.push(result.value)
-    }
-    done = true
-  } finally {
-    if (!done) void reader.cancel().catch(ignore)
-  }
-
-  return concatBytes(chunks)
 }
 
 /** `ERR_UPSTREAM_STATUS`, with Dapr's `{ errorCode, message }` when the body is that JSON. */
@@ -228,7 +144,7 @@ async function statusError(response: Response, signal: AbortSignal): Promise<Cer
   const extensions: Record<string, unknown> = { upstreamStatus: response.status }
   let cause: unknown
   try {
-    const bytes = await readBody(response, MAX_ERROR_BODY_BYTES, signal)
+    const bytes = await readBody(response, { maxBytes: MAX_ERROR_BODY_BYTES, signal })
     const upstreamError = daprError(new TextDecoder().decode(bytes))
     if (upstreamError !== null) extensions.upstreamError = upstreamError
   } catch (error) {

@@ -1,8 +1,6 @@
 /**
- * Revocation by CRL (RFC 5280 §5): a strict bounded parser for CertificateList on `der.ts`, the
- * few certificate fields revocation and path checks need beyond `x509-fields.ts` (raw issuer and
- * subject Names, CRL distribution point URIs, unhandled critical extensions), and the checker
- * that applies configured and, optionally, fetched CRLs to a validated path.
+ * Revocation by CRL: the checker that applies configured and, optionally, fetched CRLs (parsed
+ * by `x509/crl.ts`) to a validated path.
  *
  * Fail-closed decisions, each documented on {@link RevocationOptions}: a CRL whose signature does
  * not verify with its issuer CA's key, that its CA may not sign (keyUsage without cRLSign), that
@@ -16,64 +14,12 @@
  * link goes unchecked.
  * @module
  */
+import { fetchWithDeadline, readBody } from '../body.ts'
 import { BoundedCache } from '../cache.ts'
-import {
-  DerReader,
-  readBitString,
-  readBoolean,
-  readIa5String,
-  readIntegerBytes,
-  readOid,
-  readSmallInteger,
-  readTime,
-  sameEncoding,
-  TAG_BIT_STRING,
-  TAG_BOOLEAN,
-  TAG_GENERALIZED_TIME,
-  TAG_INTEGER,
-  TAG_OCTET_STRING,
-  TAG_OID,
-  TAG_SEQUENCE,
-  TAG_UTC_TIME,
-  type Tlv,
-} from '../x509/der.ts'
-import { concatBytes, toHex } from '../bytes.ts'
-import { CertgateError, isCertgateError, malformed } from '../errors.ts'
-import { decodeBase64 } from '../x509/pem.ts'
-import {
-  type SignatureVerdict,
-  type SignedObject,
-  type SignerKey,
-  verifySignature,
-} from '../x509/signature.ts'
-
-/** One parsed CRL. */
-export interface CertificateList {
-  /** The issuer Name's DER as hex: CRLs are matched to CAs by exact Name bytes. */
-  readonly issuerNameKey: string
-  /** authorityKeyIdentifier keyIdentifier, uppercase hex, or null. */
-  readonly authorityKeyIdentifier: string | null
-  readonly thisUpdate: number
-  /** null when the CRL has none (RFC 5280 requires one; such a CRL never goes stale here). */
-  readonly nextUpdate: number | null
-  /** Revoked serials, formatted as `CertificateFields.serialNumber`. */
-  readonly revoked: ReadonlySet<string>
-  readonly signedObject: SignedObject
-  /** Size of the DER, for cache accounting. */
-  readonly byteLength: number
-}
-
-/** What path checks need from a certificate beyond `CertificateFields`. */
-export interface CertificateExtras {
-  /** The issuer Name's DER as hex. */
-  readonly issuerNameKey: string
-  /** The subject Name's DER as hex. */
-  readonly subjectNameKey: string
-  /** http(s) URIs of complete CRLs for this certificate's issuer (at most 4). */
-  readonly distributionPoints: readonly string[]
-  /** OID of the first critical extension certgate does not process, or null. */
-  readonly unhandledCriticalExtension: string | null
-}
+import { CertgateError, isCertgateError } from '../errors.ts'
+import { type CertificateList, CRL_LIMITS, invalidCrl, readCrls } from '../x509/crl.ts'
+import type { CertificateExtras } from '../x509/fields.ts'
+import { type SignatureVerdict, type SignerKey, verifySignature } from '../x509/signature.ts'
 
 /** Optional fetching of CRLs from the leaf's CRL distribution points. */
 export interface FetchCrlsOptions {
@@ -91,7 +37,10 @@ export interface FetchCrlsOptions {
 
 /** Revocation settings (a subset of `TrustOptions`). */
 export interface RevocationOptions {
-  /** PEM (`X509 CRL` blocks) or DER. Checked against the CA that issued each path certificate. */
+  /**
+   * PEM (`X509 CRL` or `CRL` blocks; text around them is skipped) or DER. Checked against the CA
+   * that issued each path certificate.
+   */
   crls?: ReadonlyArray<string | Uint8Array>
   /** A CRL past nextUpdate + tolerance: `'refuse'` (default, ERR_CRL_INVALID) or `'ignore'` it. */
   staleCrl?: 'refuse' | 'ignore'
@@ -104,18 +53,12 @@ export interface RevocationLink {
   readonly extras: CertificateExtras
   readonly isLeaf: boolean
   readonly issuer: {
-    readonly extras: CertificateExtras
     readonly keyUsage: number | null
     readonly subjectKeyIdentifier: string | null
     readonly signer: SignerKey
   }
 }
 
-const CRL_LIMITS = { maxLength: 64 * 1024 * 1024, maxDepth: 10, maxTlvs: 32 * 1024 * 1024 }
-const CERT_LIMITS = { maxLength: 64 * 1024, maxDepth: 16, maxTlvs: 8192 }
-const MAX_CRL_EXTENSIONS = 64
-const MAX_DISTRIBUTION_POINTS = 4
-const MAX_URL_LENGTH = 2048
 const KEY_USAGE_CRL_SIGN = 64
 const DEFAULT_TIMEOUT_MS = 2000
 const DEFAULT_MAX_BYTES = 4 * 1024 * 1024
@@ -125,236 +68,6 @@ const DEFAULT_CACHE_SECONDS = 3600
 const FAILURE_RETRY_MS = 30_000
 const MAX_CACHED_URLS = 64
 const MAX_CACHED_BYTES = 64 * 1024 * 1024
-
-// id-ce (2.5.29) arcs of the certificate extensions certgate processes or may safely ignore:
-// SKI, keyUsage, SAN, basicConstraints, CDP, certificatePolicies (no policy processing: as with
-// an initial policy set of anyPolicy), AKI, EKU.
-const HANDLED_CERT_EXTENSIONS = new Set([14, 15, 17, 19, 31, 32, 35, 37])
-const EXT_CRL_DISTRIBUTION_POINTS = 31
-
-const INVALID_MESSAGE = 'The revocation status of a certificate could not be established.'
-
-function invalidCrl(reason: string): CertgateError {
-  return malformed('ERR_CRL_INVALID', INVALID_MESSAGE, reason)
-}
-
-/**
- * Parses one DER CRL. Throws ERR_CRL_INVALID (cause: a short reason) for anything that is not a
- * strictly encoded v1/v2 CRL, or that has a critical CRL or entry extension.
- */
-export function parseCrl(der: Uint8Array): CertificateList {
-  try {
-    return decodeCrl(der)
-  } catch (error) {
-    if (isCertgateError(error) && error.code === 'ERR_CERT_MALFORMED') {
-      throw invalidCrl(`malformed CRL: ${error.cause instanceof Error ? error.cause.message : 'unknown'}`)
-    }
-    throw error
-  }
-}
-
-function decodeCrl(der: Uint8Array): CertificateList {
-  const r = new DerReader(der, CRL_LIMITS)
-  const list = r.children(r.root(TAG_SEQUENCE))
-  const tbs = list.expect(TAG_SEQUENCE)
-  const outerAlgorithm = list.expect(TAG_SEQUENCE)
-  const signature = readBitString(der, list.expect(TAG_BIT_STRING))
-  list.finish()
-  if (signature.unusedBits !== 0) throw invalidCrl('signature is not whole octets')
-
-  const t = r.children(tbs)
-  const versionTlv = t.optional(TAG_INTEGER)
-  const version = versionTlv ? readSmallInteger(der, versionTlv, 1) : 0
-  if (versionTlv && version !== 1) throw invalidCrl('unknown CRL version')
-  const innerAlgorithm = t.expect(TAG_SEQUENCE)
-  if (!sameEncoding(der, innerAlgorithm, outerAlgorithm)) throw invalidCrl('algorithms differ')
-  const issuer = t.expect(TAG_SEQUENCE)
-  const thisUpdate = readTime(der, t.next()).getTime()
-  let nextUpdate: number | null = null
-  const nextTlv = t.optional(TAG_UTC_TIME) ?? t.optional(TAG_GENERALIZED_TIME)
-  if (nextTlv) nextUpdate = readTime(der, nextTlv).getTime()
-  const revoked = new Set<string>()
-  const entries = t.optional(TAG_SEQUENCE)
-  if (entries) {
-    const e = r.children(entries)
-    while (e.more()) {
-      const entry = r.children(e.expect(TAG_SEQUENCE))
-      const serial = readIntegerBytes(der, entry.expect(TAG_INTEGER))
-      readTime(der, entry.next())
-      const entryExtensions = entry.optional(TAG_SEQUENCE)
-      entry.finish()
-      if (entryExtensions) {
-        if (version !== 1) throw invalidCrl('entry extensions in a v1 CRL')
-        readExtensionList(r, entryExtensions, null)
-      }
-      revoked.add(toHex(serial.length > 1 && serial[0] === 0 ? serial.subarray(1) : serial))
-    }
-  }
-  const extensions = t.optional(0xa0)
-  t.finish()
-  let authorityKeyIdentifier: string | null = null
-  if (extensions) {
-    if (version !== 1) throw invalidCrl('extensions in a v1 CRL')
-    const wrapper = r.children(extensions)
-    const list = wrapper.expect(TAG_SEQUENCE)
-    wrapper.finish()
-    authorityKeyIdentifier = readExtensionList(r, list, 'crl')
-  }
-  const algorithm = r.children(outerAlgorithm)
-  const algorithmOid = readOid(der, algorithm.expect(TAG_OID))
-  return {
-    issuerNameKey: toHex(r.encoding(issuer)),
-    authorityKeyIdentifier,
-    thisUpdate,
-    nextUpdate,
-    revoked,
-    signedObject: {
-      signed: der.slice(tbs.start, tbs.end),
-      algorithm: algorithmOid,
-      signature: signature.data.slice(),
-    },
-    byteLength: der.length,
-  }
-}
-
-/** Walks an Extensions SEQUENCE; refuses critical ones; returns the AKI for a CRL's own list. */
-function readExtensionList(r: DerReader, list: Tlv, kind: 'crl' | null): string | null {
-  const bytes = r.bytes
-  const c = r.children(list)
-  let count = 0
-  let aki: string | null = null
-  while (c.more()) {
-    if (++count > MAX_CRL_EXTENSIONS) throw invalidCrl('too many extensions')
-    const extension = r.children(c.expect(TAG_SEQUENCE))
-    const id = extension.expect(TAG_OID)
-    const oid = readOid(bytes, id)
-    const critical = extension.optional(TAG_BOOLEAN)
-    // Every critical CRL extension in use (delta CRL indicator, issuing distribution point,
-    // certificate issuer) changes what the CRL covers, which this checker does not model.
-    if (critical && readBoolean(bytes, critical)) throw invalidCrl(`critical extension ${oid}`)
-    const value = extension.expect(TAG_OCTET_STRING)
-    extension.finish()
-    if (kind === 'crl' && oid === '2.5.29.35') aki = readAki(r, value)
-  }
-  return aki
-}
-
-function readAki(r: DerReader, value: Tlv): string | null {
-  const c = r.children(r.encapsulated(value, TAG_SEQUENCE))
-  const keyId = c.optional(0x80)
-  if (!keyId || keyId.end === keyId.contentStart) return null
-  return toHex(r.content(keyId))
-}
-
-/**
- * Reads a certificate's raw Names, CRL distribution points and first unhandled critical
- * extension. The certificate must already have passed `readCertificateFields`.
- */
-export function readCertificateExtras(der: Uint8Array): CertificateExtras {
-  const r = new DerReader(der, CERT_LIMITS)
-  const certificate = r.children(r.root(TAG_SEQUENCE))
-  const t = r.children(certificate.expect(TAG_SEQUENCE))
-  t.optional(0xa0)
-  t.expect(TAG_INTEGER)
-  t.expect(TAG_SEQUENCE)
-  const issuer = t.expect(TAG_SEQUENCE)
-  t.expect(TAG_SEQUENCE)
-  const subject = t.expect(TAG_SEQUENCE)
-  t.expect(TAG_SEQUENCE)
-  t.optional(0x81)
-  t.optional(0x82)
-  const extensions = t.optional(0xa3)
-  let distributionPoints: string[] = []
-  let unhandledCriticalExtension: string | null = null
-  if (extensions) {
-    const bytes = r.bytes
-    const wrapper = r.children(extensions)
-    const list = r.children(wrapper.expect(TAG_SEQUENCE))
-    while (list.more()) {
-      const extension = r.children(list.expect(TAG_SEQUENCE))
-      const id = extension.expect(TAG_OID)
-      const critical = extension.optional(TAG_BOOLEAN)
-      const value = extension.expect(TAG_OCTET_STRING)
-      const s = id.contentStart
-      const idCe = id.end - s === 3 && bytes[s] === 0x55 && bytes[s + 1] === 0x1d
-      const arc = idCe ? bytes[s + 2]! : -1
-      if (arc === EXT_CRL_DISTRIBUTION_POINTS) distributionPoints = readDistributionPoints(r, value)
-      const handled = idCe && HANDLED_CERT_EXTENSIONS.has(arc)
-      if (
-        !handled && unhandledCriticalExtension === null && critical && readBoolean(bytes, critical)
-      ) {
-        unhandledCriticalExtension = readOid(bytes, id)
-      }
-    }
-  }
-  return {
-    issuerNameKey: toHex(r.encoding(issuer)),
-    subjectNameKey: toHex(r.encoding(subject)),
-    distributionPoints,
-    unhandledCriticalExtension,
-  }
-}
-
-/**
- * CRLDistributionPoints → http(s) URIs of the points that give a complete CRL from the
- * certificate's own issuer: points with `reasons` (partitioned) or `cRLIssuer` (indirect) are
- * skipped, as are relative names and non-URI names.
- */
-function readDistributionPoints(r: DerReader, value: Tlv): string[] {
-  const bytes = r.bytes
-  const urls: string[] = []
-  const points = r.children(r.encapsulated(value, TAG_SEQUENCE))
-  while (points.more()) {
-    const point = r.children(points.expect(TAG_SEQUENCE))
-    const name = point.optional(0xa0)
-    const reasons = point.optional(0x81)
-    const crlIssuer = point.optional(0xa2)
-    point.finish()
-    if (!name || reasons || crlIssuer) continue
-    const choice = r.children(name)
-    const fullName = choice.optional(0xa0)
-    if (!fullName) continue
-    const names = r.children(fullName)
-    while (names.more()) {
-      const general = names.next()
-      if (general.tag !== 0x86) continue
-      const url = readIa5String(bytes, general)
-      if (url.length > MAX_URL_LENGTH || !/^https?:\/\//i.test(url)) continue
-      if (urls.length < MAX_DISTRIBUTION_POINTS) urls.push(url)
-    }
-  }
-  return urls
-}
-
-// RFC 7468's label, and the one @peculiar/x509 writes.
-const PEM_LABELS = new Set(['X509 CRL', 'CRL'])
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([^-]*)-----END ([A-Z0-9 ]+)-----/g
-
-/**
- * PEM text (`X509 CRL` or `CRL` blocks, only whitespace between) or DER bytes → DER CRLs.
- * Throws TypeError naming `what`.
- */
-export function decodeCrlInput(input: string | Uint8Array, what: string): Uint8Array[] {
-  if (input instanceof Uint8Array) return [input]
-  if (typeof input !== 'string') throw new TypeError(`${what} must be PEM text or DER bytes.`)
-  const blocks: Uint8Array[] = []
-  let position = 0
-  for (const match of input.matchAll(PEM_BLOCK)) {
-    const [whole, label, body, endLabel] = match as unknown as [string, string, string, string]
-    if (input.slice(position, match.index).trim() !== '' || label !== endLabel) break
-    if (!PEM_LABELS.has(label)) throw new TypeError(`${what} holds a PEM block that is not a CRL.`)
-    try {
-      blocks.push(decodeBase64(body))
-    } catch {
-      throw new TypeError(`${what} holds a PEM block that is not valid base64.`)
-    }
-    position = match.index + whole.length
-  }
-  if (blocks.length === 0 || input.slice(position).trim() !== '') {
-    throw new TypeError(`${what} is not X509 CRL PEM text (blocks separated by whitespace only).`)
-  }
-  return blocks
-}
 
 interface ConfiguredCrl {
   readonly crl: CertificateList
@@ -393,13 +106,7 @@ export class RevocationChecker {
     this.#stale = staleCrl
     if (!Array.isArray(crls)) throw new TypeError('trust.crls must be an array.')
     crls.forEach((input, i) => {
-      for (const der of decodeCrlInput(input, `trust.crls[${i}]`)) {
-        let crl: CertificateList
-        try {
-          crl = parseCrl(der)
-        } catch (error) {
-          throw new TypeError(`trust.crls[${i}] is not a valid CRL (${describe(error)}).`)
-        }
+      for (const crl of configuredCrls(input, `trust.crls[${i}]`)) {
         const entry: ConfiguredCrl = { crl, verdicts: new WeakMap() }
         addTo(this.#byIssuer, crl.issuerNameKey, entry)
         if (crl.authorityKeyIdentifier !== null) {
@@ -509,21 +216,14 @@ export class RevocationChecker {
   async #download(url: string, nowMs: number, deadline: number): Promise<FetchedCrl | null> {
     const settings = this.#fetch!
     try {
-      const body = await download(
-        url,
-        settings.fetch,
-        Math.max(1, deadline - Date.now()),
-        settings.maxBytes
-      )
-      const text = body[0] === 0x2d ? new TextDecoder().decode(body) : null
-      const der = text === null ? body : decodeCrlInput(text, 'a fetched CRL')[0]!
-      const crl = parseCrl(der)
+      const body = await download(url, settings, Math.max(1, deadline - Date.now()))
+      const crl = readCrls(body[0] === 0x2d ? new TextDecoder().decode(body) : body)[0]!
       const cacheUntil = nowMs + settings.cacheSeconds * 1000
       let expiresAt = crl.nextUpdate === null ? cacheUntil : Math.min(cacheUntil, crl.nextUpdate)
       // A distribution point serving an out-of-date CRL is asked again no sooner than a failed one.
       if (expiresAt <= nowMs) expiresAt = nowMs + Math.min(FAILURE_RETRY_MS, cacheUntil - nowMs)
       const fetched: FetchedCrl = { entry: { crl, verdicts: new WeakMap() }, expiresAt }
-      this.#cache.set(url, fetched, expiresAt, crl.byteLength)
+      this.#cache.set(url, fetched, expiresAt, crl.der.length)
       this.#failedUntil.delete(url)
       return fetched
     } catch {
@@ -592,50 +292,39 @@ function positive(value: unknown, what: string): void {
   }
 }
 
+/** The CRLs of one `trust.crls` entry; throws TypeError naming `what`. */
+function configuredCrls(input: string | Uint8Array, what: string): CertificateList[] {
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
+    throw new TypeError(`${what} must be PEM text or DER bytes.`)
+  }
+  try {
+    return readCrls(input)
+  } catch (error) {
+    if (!isCertgateError(error)) throw error
+    const reason = error.cause instanceof Error ? error.cause.message : 'unreadable'
+    throw new TypeError(`${what} is not a valid CRL (${reason}).`)
+  }
+}
+
 /** GETs `url` within `timeoutMs`, refusing a non-200 answer or a body over `maxBytes`. */
 async function download(
   url: string,
-  fetchFn: typeof fetch,
-  timeoutMs: number,
-  maxBytes: number
+  settings: FetchSettings,
+  timeoutMs: number
 ): Promise<Uint8Array> {
   const controller = new AbortController()
   // A plain timer cleared in `finally`, not AbortSignal.timeout: no timer outlives the call.
   const timer = setTimeout(() => controller.abort(), timeoutMs)
   try {
-    const response = await fetchFn(url, {
-      signal: controller.signal,
-      headers: { accept: 'application/pkix-crl' },
-    })
-    const body = response.body
-    if (response.status !== 200 || body === null) {
-      await body?.cancel()
+    const { signal } = controller
+    const headers = { accept: 'application/pkix-crl' }
+    const response = await fetchWithDeadline(settings.fetch, url, { signal, headers })
+    if (response.status !== 200) {
+      await response.body?.cancel()
       throw new Error('unexpected response')
     }
-    if (Number(response.headers.get('content-length') ?? 0) > maxBytes) {
-      await body.cancel()
-      throw new Error('too large')
-    }
-    const reader = body.getReader()
-    const chunks: Uint8Array[] = []
-    let total = 0
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      total += value.length
-      if (total > maxBytes) {
-        await reader.cancel()
-        throw new Error('too large')
-      }
-      chunks.push(value)
-    }
-    return concatBytes(chunks)
+    return await readBody(response, { maxBytes: settings.maxBytes, signal })
   } finally {
     clearTimeout(timer)
   }
-}
-
-function describe(error: unknown): string {
-  if (isCertgateError(error) && error.cause instanceof Error) return error.cause.message
-  return 'unreadable'
 }

@@ -6,36 +6,35 @@
  * included (`test/support/reference-fields.ts` is that reference; a differential test holds the
  * two together). Where the reference is lenient (BER, odd times, non-minimal integers, …) this
  * reader refuses instead, so whenever both accept a certificate they agree.
+ *
+ * One walk per certificate: {@link parseCertificate} gives the fields and, from the same walk,
+ * what signature, path and revocation checks need.
  * @module
  */
 import {
-  checkOid,
   DerReader,
-  isConstructedStringTag,
-  isStringTag,
   derMalformed,
-  readBitString,
-  readBoolean,
-  readIa5String,
-  readIntegerBytes,
-  readNull,
-  readOctetString,
-  readOid,
-  readSmallInteger,
-  readString,
-  readTime,
   sameEncoding,
   TAG_BIT_STRING,
-  TAG_BOOLEAN,
   TAG_INTEGER,
   TAG_NULL,
-  TAG_OCTET_STRING,
   TAG_OID,
   TAG_SEQUENCE,
-  TAG_SET,
   type Tlv,
 } from './der.ts'
-import { toHex, toHexLower } from '../bytes.ts'
+import {
+  checkOid,
+  readBitString,
+  readIntegerBytes,
+  readNull,
+  readOid,
+  readSmallInteger,
+  readTime,
+  serialNumberHex,
+} from './der-values.ts'
+import { readCertificateExtensions, readDistributionPoints } from './extensions.ts'
+import { readName } from './name.ts'
+import { toHex } from '../bytes.ts'
 
 /** The fields certgate reads from one certificate. Names are RFC 4514 strings. */
 export interface CertificateFields {
@@ -85,74 +84,99 @@ export interface CertificateSignatureParts {
   namedCurve: string | null
 }
 
+/** What path and revocation checks need from a certificate beyond `CertificateFields`. */
+export interface CertificateExtras {
+  /** The issuer Name's DER as hex: CRLs are matched to certificates by exact Name bytes. */
+  readonly issuerNameKey: string
+  /** http(s) URIs of complete CRLs for this certificate's issuer (at most 4). */
+  readonly distributionPoints: readonly string[]
+  /** OID of the first critical extension certgate does not process, or null. */
+  readonly unhandledCriticalExtension: string | null
+}
+
 const LIMITS = {
   maxLength: 64 * 1024,
   // A certificate nests about 9 deep (SAN directoryName); room to spare, none for bombs.
   maxDepth: 16,
   maxTlvs: 8192,
 }
-const MAX_SAN_ENTRIES = 1024
-const MAX_NAME_ATTRIBUTES = 64
-const MAX_EXTENSIONS = 64
 const MAX_SERIAL_OCTETS = 64
-// @peculiar/x509 gives pathLength as a string from four content octets on; nothing real gets close.
-const MAX_PATH_LENGTH_OCTETS = 3
 
 const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1'
 
-/**
- * Short names for attribute types: RFC 4514's, plus the ones @peculiar/x509's `Name.toJSON()`
- * uses (E, G, I, SN = surname, T). Other types print as dotted OIDs.
- */
-const SHORT_NAMES: Readonly<Record<string, string>> = {
-  '2.5.4.3': 'CN',
-  '2.5.4.7': 'L',
-  '2.5.4.8': 'ST',
-  '2.5.4.10': 'O',
-  '2.5.4.11': 'OU',
-  '2.5.4.6': 'C',
-  '2.5.4.9': 'STREET',
-  '0.9.2342.19200300.100.1.25': 'DC',
-  '0.9.2342.19200300.100.1.1': 'UID',
-  '1.2.840.113549.1.9.1': 'E',
-  '2.5.4.42': 'G',
-  '2.5.4.43': 'I',
-  '2.5.4.4': 'SN',
-  '2.5.4.12': 'T',
+/** Where the parts of one certificate sit, from its one walk. */
+interface Walk {
+  readonly fields: CertificateFields
+  readonly tbs: Tlv
+  readonly issuer: Tlv
+  readonly spki: Tlv
+  readonly signatureAlgorithm: string
+  readonly signatureValue: Uint8Array
+  readonly publicKeyAlgorithm: string
+  readonly namedCurve: string | null
+  readonly crlDistributionPoints: Tlv | null
+  readonly unhandledCriticalExtension: string | null
 }
 
-// Third content octet of the id-ce (2.5.29.x) extension OIDs read here.
-const EXT_SUBJECT_KEY_IDENTIFIER = 14
-const EXT_KEY_USAGE = 15
-const EXT_SUBJECT_ALT_NAME = 17
-const EXT_BASIC_CONSTRAINTS = 19
-const EXT_AUTHORITY_KEY_IDENTIFIER = 35
-const EXT_EXTENDED_KEY_USAGE = 37
+/**
+ * One certificate, walked once: its fields at once, and what signature and path checks need
+ * taken from the same walk on first use.
+ */
+export class ParsedCertificate {
+  readonly fields: CertificateFields
+  readonly #reader: DerReader
+  readonly #walk: Walk
+  #parts: CertificateSignatureParts | null = null
+  #extras: CertificateExtras | null = null
 
-// GeneralName CHOICE tags (RFC 5280 §4.2.1.6), as whole identifier octets.
-const GN_OTHER_NAME = 0xa0
-const GN_RFC822_NAME = 0x81
-const GN_DNS_NAME = 0x82
-const GN_X400_ADDRESS = 0xa3
-const GN_DIRECTORY_NAME = 0xa4
-const GN_EDI_PARTY_NAME = 0xa5
-const GN_URI = 0x86
-const GN_IP_ADDRESS = 0x87
-const GN_REGISTERED_ID = 0x88
+  constructor(reader: DerReader, walk: Walk) {
+    this.fields = walk.fields
+    this.#reader = reader
+    this.#walk = walk
+  }
 
-interface Decoded {
-  fields: CertificateFields
-  tbs: Tlv
-  signatureAlgorithm: string
-  signatureValue: Uint8Array
-  spki: Tlv
-  publicKeyAlgorithm: string
-  namedCurve: string | null
+  /** What verifying the certificate's signature needs. */
+  signatureParts(): CertificateSignatureParts {
+    const der = this.#reader.bytes
+    const w = this.#walk
+    this.#parts ??= {
+      tbsCertificate: der.slice(w.tbs.start, w.tbs.end),
+      signatureAlgorithm: w.signatureAlgorithm,
+      signatureValue: w.signatureValue.slice(),
+      subjectPublicKeyInfo: der.slice(w.spki.start, w.spki.end),
+      publicKeyAlgorithm: w.publicKeyAlgorithm,
+      namedCurve: w.namedCurve,
+    }
+    return this.#parts
+  }
+
+  /**
+   * The issuer's raw Name, CRL distribution points and the first unhandled critical extension.
+   * Throws ERR_CERT_MALFORMED when the distribution points extension is malformed: it is decoded
+   * here, not in the walk, so a certificate no path check looks at is not refused for it.
+   */
+  extras(): CertificateExtras {
+    const r = this.#reader
+    const w = this.#walk
+    this.#extras ??= {
+      issuerNameKey: toHex(r.encoding(w.issuer)),
+      distributionPoints:
+        w.crlDistributionPoints === null ? [] : readDistributionPoints(r, w.crlDistributionPoints),
+      unhandledCriticalExtension: w.unhandledCriticalExtension,
+    }
+    return this.#extras
+  }
+}
+
+/** Walks a certificate; throws ERR_CERT_MALFORMED when the bytes are not one X.509 certificate. */
+export function parseCertificate(der: Uint8Array): ParsedCertificate {
+  const r = new DerReader(der, LIMITS)
+  return new ParsedCertificate(r, walk(r))
 }
 
 /** Reads the fields; throws ERR_CERT_MALFORMED when the bytes are not one X.509 certificate. */
 export function readCertificateFields(der: Uint8Array): CertificateFields {
-  return decode(der).fields
+  return parseCertificate(der).fields
 }
 
 /**
@@ -160,19 +184,16 @@ export function readCertificateFields(der: Uint8Array): CertificateFields {
  * `readCertificateFields` does; throws ERR_CERT_MALFORMED the same way.
  */
 export function readSignatureParts(der: Uint8Array): CertificateSignatureParts {
-  const decoded = decode(der)
-  return {
-    tbsCertificate: der.slice(decoded.tbs.start, decoded.tbs.end),
-    signatureAlgorithm: decoded.signatureAlgorithm,
-    signatureValue: decoded.signatureValue.slice(),
-    subjectPublicKeyInfo: der.slice(decoded.spki.start, decoded.spki.end),
-    publicKeyAlgorithm: decoded.publicKeyAlgorithm,
-    namedCurve: decoded.namedCurve,
-  }
+  return parseCertificate(der).signatureParts()
 }
 
-function decode(der: Uint8Array): Decoded {
-  const r = new DerReader(der, LIMITS)
+/** Reads what path and revocation checks need beyond the fields; throws as `extras()` does. */
+export function readCertificateExtras(der: Uint8Array): CertificateExtras {
+  return parseCertificate(der).extras()
+}
+
+function walk(r: DerReader): Walk {
+  const der = r.bytes
   const certificate = r.children(r.root(TAG_SEQUENCE))
   const tbs = certificate.expect(TAG_SEQUENCE)
   const outerAlgorithm = certificate.expect(TAG_SEQUENCE)
@@ -192,12 +213,13 @@ function decode(der: Uint8Array): Decoded {
   const serial = readIntegerBytes(der, t.expect(TAG_INTEGER))
   if (serial.length > MAX_SERIAL_OCTETS) derMalformed('serial number too long')
   const innerAlgorithm = t.expect(TAG_SEQUENCE)
-  const issuer = readName(r, t.expect(TAG_SEQUENCE))
+  const issuer = t.expect(TAG_SEQUENCE)
+  const issuerName = readName(r, issuer)
   const validity = r.children(t.expect(TAG_SEQUENCE))
   const notBefore = readTime(der, validity.next())
   const notAfter = readTime(der, validity.next())
   validity.finish()
-  const subject = readName(r, t.expect(TAG_SEQUENCE))
+  const subjectName = readName(r, t.expect(TAG_SEQUENCE))
   const spki = t.expect(TAG_SEQUENCE)
   // issuerUniqueID and subjectUniqueID: v2 and v3 only; skipped, but checked to be BIT STRINGs.
   const issuerUid = t.optional(0x81)
@@ -209,24 +231,17 @@ function decode(der: Uint8Array): Decoded {
   t.finish()
   if (extensions && version !== 2) derMalformed('extensions before v3')
 
-  if (!sameEncoding(der, innerAlgorithm, outerAlgorithm)) derMalformed('signature algorithms differ')
+  if (!sameEncoding(der, innerAlgorithm, outerAlgorithm)) {
+    derMalformed('signature algorithms differ')
+  }
   const signatureAlgorithm = readAlgorithm(r, outerAlgorithm).oid
-
-  const key = r.children(spki)
-  const keyAlgorithm = readAlgorithm(r, key.expect(TAG_SEQUENCE))
-  // Every key type in use (RSA, EC, EdDSA) is whole octets; also keeps SPKI bytes unambiguous.
-  if (readBitString(der, key.expect(TAG_BIT_STRING)).unusedBits !== 0) derMalformed('odd key bits')
-  key.finish()
-  const namedCurve =
-    keyAlgorithm.oid === OID_EC_PUBLIC_KEY && keyAlgorithm.parameters?.tag === TAG_OID
-      ? readOid(der, keyAlgorithm.parameters)
-      : null
+  const key = readPublicKey(r, spki)
 
   const fields: CertificateFields = {
-    serialNumber: toHex(serial.length > 1 && serial[0] === 0 ? serial.subarray(1) : serial),
-    subject: subject.dn,
-    issuer: issuer.dn,
-    commonName: subject.commonName,
+    serialNumber: serialNumberHex(serial),
+    subject: subjectName.dn,
+    issuer: issuerName.dn,
+    commonName: subjectName.commonName,
     notBefore,
     notAfter,
     dnsNames: [],
@@ -239,16 +254,36 @@ function decode(der: Uint8Array): Decoded {
     subjectKeyIdentifier: null,
     authorityKeyIdentifier: null,
   }
-  if (extensions) readExtensions(r, extensions, fields)
+  const beyond = extensions
+    ? readCertificateExtensions(r, extensions, fields)
+    : { crlDistributionPoints: null, unhandledCriticalExtension: null }
   return {
     fields,
     tbs,
+    issuer,
+    spki,
     signatureAlgorithm,
     signatureValue: signature.data,
-    spki,
-    publicKeyAlgorithm: keyAlgorithm.oid,
-    namedCurve,
+    publicKeyAlgorithm: key.algorithm,
+    namedCurve: key.namedCurve,
+    ...beyond,
   }
+}
+
+/** SubjectPublicKeyInfo → its algorithm OID and, for EC keys, the named curve's OID. */
+function readPublicKey(r: DerReader, spki: Tlv): { algorithm: string; namedCurve: string | null } {
+  const key = r.children(spki)
+  const algorithm = readAlgorithm(r, key.expect(TAG_SEQUENCE))
+  // Every key type in use (RSA, EC, EdDSA) is whole octets; also keeps SPKI bytes unambiguous.
+  if (readBitString(r.bytes, key.expect(TAG_BIT_STRING)).unusedBits !== 0) {
+    derMalformed('odd key bits')
+  }
+  key.finish()
+  const namedCurve =
+    algorithm.oid === OID_EC_PUBLIC_KEY && algorithm.parameters?.tag === TAG_OID
+      ? readOid(r.bytes, algorithm.parameters)
+      : null
+  return { algorithm: algorithm.oid, namedCurve }
 }
 
 interface Algorithm {
@@ -267,231 +302,4 @@ function readAlgorithm(r: DerReader, tlv: Tlv): Algorithm {
   else if (parameters?.tag === TAG_OID) checkOid(r.bytes, parameters)
   else if (parameters && parameters.tag !== TAG_SEQUENCE) derMalformed('odd algorithm parameters')
   return { oid, parameters }
-}
-
-interface ReadName {
-  dn: string
-  commonName: string | null
-}
-
-/**
- * Name → RFC 4514 string, formatted as the reference does: RDNs reversed; inside a multi-valued
- * RDN, values grouped by attribute type in order of each type's first appearance.
- */
-function readName(r: DerReader, name: Tlv): ReadName {
-  const bytes = r.bytes
-  const rdns = r.children(name)
-  let dn = ''
-  let commonName: string | null = null
-  let attributes = 0
-  while (rdns.more()) {
-    const set = r.children(rdns.expect(TAG_SET))
-    const types: string[] = []
-    const values: string[] = []
-    do {
-      if (++attributes > MAX_NAME_ATTRIBUTES) derMalformed('too many name attributes')
-      const atv = r.children(set.expect(TAG_SEQUENCE))
-      const oid = readOid(bytes, atv.expect(TAG_OID))
-      const value = atv.next()
-      atv.finish()
-      let text: string
-      if (isStringTag(value.tag)) {
-        text = readString(bytes, value)
-        if (oid === '2.5.4.3') commonName = text
-      } else {
-        if (isConstructedStringTag(value.tag)) derMalformed('constructed string')
-        const hex = toHexLower(r.encoding(value))
-        if (oid === '2.5.4.3') commonName = hex
-        text = `#${hex}`
-      }
-      types.push(SHORT_NAMES[oid] ?? oid)
-      values.push(escapeValue(text))
-    } while (set.more())
-    const rdn = types.length === 1 ? `${types[0]}=${values[0]}` : groupByType(types, values)
-    dn = dn === '' ? rdn : `${rdn},${dn}`
-  }
-  return { dn, commonName }
-}
-
-function groupByType(types: string[], values: string[]): string {
-  let text = ''
-  const done: boolean[] = []
-  for (let i = 0; i < types.length; i++) {
-    if (done[i]) continue
-    for (let j = i; j < types.length; j++) {
-      if (types[j] !== types[i]) continue
-      done[j] = true
-      text += `${text === '' ? '' : '+'}${types[j]}=${values[j]}`
-    }
-  }
-  return text
-}
-
-const NEEDS_ESCAPE = /[\\,+"<>;=]|^[ #]| $/
-
-// Exactly the reference's escaping (it is applied to '#hex' values too, as the reference does).
-function escapeValue(value: string): string {
-  if (!NEEDS_ESCAPE.test(value)) return value
-  return value
-    .replace(/[\\,+"<>;=]/g, (c) => `\\${c}`)
-    .replace(/^[ #]/, (c) => `\\${c}`)
-    .replace(/ $/, '\\ ')
-}
-
-function readExtensions(r: DerReader, wrapper: Tlv, fields: CertificateFields): void {
-  const bytes = r.bytes
-  const outer = r.children(wrapper)
-  const list = r.children(outer.expect(TAG_SEQUENCE))
-  outer.finish()
-  const seen: Tlv[] = []
-  while (list.more()) {
-    if (seen.length >= MAX_EXTENSIONS) derMalformed('too many extensions')
-    const extension = r.children(list.expect(TAG_SEQUENCE))
-    const id = extension.expect(TAG_OID)
-    checkOid(bytes, id)
-    const critical = extension.optional(TAG_BOOLEAN)
-    if (critical) readBoolean(bytes, critical)
-    const value = extension.expect(TAG_OCTET_STRING)
-    extension.finish()
-    for (const other of seen) {
-      if (sameEncoding(bytes, id, other)) derMalformed('duplicate extension')
-    }
-    seen.push(id)
-    // id-ce is 2.5.29, encoded 55 1D; every extension read here is id-ce with a one-octet arc.
-    const s = id.contentStart
-    if (id.end - s !== 3 || bytes[s] !== 0x55 || bytes[s + 1] !== 0x1d) continue
-    switch (bytes[s + 2]) {
-      case EXT_SUBJECT_ALT_NAME:
-        readSubjectAltName(r, value, fields)
-        break
-      case EXT_EXTENDED_KEY_USAGE:
-        fields.extendedKeyUsages = readExtendedKeyUsage(r, value)
-        break
-      case EXT_KEY_USAGE:
-        fields.keyUsage = readKeyUsage(r, value)
-        break
-      case EXT_BASIC_CONSTRAINTS:
-        fields.basicConstraints = readBasicConstraints(r, value)
-        break
-      case EXT_SUBJECT_KEY_IDENTIFIER:
-        fields.subjectKeyIdentifier = toHex(
-          readOctetString(bytes, r.encapsulated(value, TAG_OCTET_STRING))
-        )
-        break
-      case EXT_AUTHORITY_KEY_IDENTIFIER:
-        fields.authorityKeyIdentifier = readAuthorityKeyIdentifier(r, value)
-        break
-    }
-  }
-}
-
-function readSubjectAltName(r: DerReader, value: Tlv, fields: CertificateFields): void {
-  const bytes = r.bytes
-  const names = r.children(r.encapsulated(value, TAG_SEQUENCE))
-  let count = 0
-  while (names.more()) {
-    if (++count > MAX_SAN_ENTRIES) derMalformed('too many subject alternative names')
-    const name = names.next()
-    switch (name.tag) {
-      case GN_DNS_NAME:
-        fields.dnsNames.push(readIa5String(bytes, name))
-        break
-      case GN_URI:
-        fields.uris.push(readIa5String(bytes, name))
-        break
-      case GN_RFC822_NAME:
-        fields.emails.push(readIa5String(bytes, name))
-        break
-      case GN_IP_ADDRESS:
-        fields.ips.push(formatIp(bytes.subarray(name.contentStart, name.end)))
-        break
-      case GN_REGISTERED_ID:
-        checkOid(bytes, { ...name, tag: TAG_OID })
-        break
-      case GN_OTHER_NAME:
-      case GN_X400_ADDRESS:
-      case GN_DIRECTORY_NAME:
-      case GN_EDI_PARTY_NAME:
-        // Not read by certgate; its TLV framing was checked, its content is not looked at.
-        break
-      default:
-        derMalformed('unknown GeneralName')
-    }
-  }
-}
-
-/** Dotted IPv4, or IPv6 as the reference prints it: lowercase, longest zero run (≥ 2) as `::`. */
-function formatIp(octets: Uint8Array): string {
-  if (octets.length === 4) return `${octets[0]}.${octets[1]}.${octets[2]}.${octets[3]}`
-  // Address-and-mask forms (8 and 32 octets) belong to name constraints, not to a SAN.
-  if (octets.length !== 16) return derMalformed('bad iPAddress')
-  const groups: number[] = []
-  for (let i = 0; i < 16; i += 2) groups.push((octets[i] << 8) | octets[i + 1])
-  let bestStart = -1
-  let bestLength = 0
-  let runStart = -1
-  for (let i = 0; i <= 8; i++) {
-    if (i < 8 && groups[i] === 0) {
-      if (runStart === -1) runStart = i
-    } else if (runStart !== -1) {
-      if (i - runStart > bestLength) {
-        bestStart = runStart
-        bestLength = i - runStart
-      }
-      runStart = -1
-    }
-  }
-  const hex = groups.map((g) => g.toString(16))
-  if (bestLength < 2) return hex.join(':')
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`
-}
-
-function readExtendedKeyUsage(r: DerReader, value: Tlv): string[] {
-  const purposes = r.children(r.encapsulated(value, TAG_SEQUENCE))
-  const usages: string[] = []
-  while (purposes.more()) usages.push(readOid(r.bytes, purposes.expect(TAG_OID)))
-  return usages
-}
-
-/** KeyUsage as @peculiar/x509's KeyUsageFlags: named bit n (first octet's MSB is 0) → 2^n. */
-function readKeyUsage(r: DerReader, value: Tlv): number {
-  const bits = readBitString(r.bytes, r.encapsulated(value, TAG_BIT_STRING))
-  if (bits.data.length === 0) derMalformed('empty KeyUsage')
-  if (bits.data.length > 4) derMalformed('KeyUsage too long')
-  let flags = 0
-  for (let i = bits.data.length - 1; i >= 0; i--) flags = flags * 256 + reverseBits(bits.data[i])
-  return flags
-}
-
-function reverseBits(octet: number): number {
-  let reversed = 0
-  for (let i = 0; i < 8; i++) reversed |= ((octet >> i) & 1) << (7 - i)
-  return reversed
-}
-
-function readBasicConstraints(
-  r: DerReader,
-  value: Tlv
-): { ca: boolean; pathLength: number | null } {
-  const c = r.children(r.encapsulated(value, TAG_SEQUENCE))
-  const caTlv = c.optional(TAG_BOOLEAN)
-  const ca = caTlv ? readBoolean(r.bytes, caTlv) : false
-  const pathTlv = c.optional(TAG_INTEGER)
-  c.finish()
-  if (!pathTlv) return { ca, pathLength: null }
-  const pathLength = readSmallInteger(r.bytes, pathTlv, MAX_PATH_LENGTH_OCTETS)
-  if (pathLength < 0) derMalformed('negative pathLenConstraint')
-  return { ca, pathLength }
-}
-
-function readAuthorityKeyIdentifier(r: DerReader, value: Tlv): string | null {
-  const c = r.children(r.encapsulated(value, TAG_SEQUENCE))
-  const keyId = c.optional(0x80)
-  c.optional(0xa1)
-  const serial = c.optional(0x82)
-  c.finish()
-  if (serial) readIntegerBytes(r.bytes, { ...serial, tag: TAG_INTEGER })
-  // The reference treats an empty keyIdentifier as absent.
-  if (!keyId || keyId.end === keyId.contentStart) return null
-  return toHex(r.content(keyId))
 }

@@ -1,7 +1,8 @@
 /**
  * Certificate text → DER bytes, for every shape proxies and hand-made headers use: PEM (one or
  * more blocks), PEM whose newlines are a literal `\n`, PEM whose armour spaces became `+`
- * (Go's QueryEscape), and bare base64 DER. And DER → PEM for display.
+ * (Go's QueryEscape), and bare base64 DER; PEM bundles read as OpenSSL reads them (certificates,
+ * CRLs: the blocks asked for, text around them skipped). And DER → PEM for display.
  * @module
  */
 import { CertgateError, malformed } from '../errors.ts'
@@ -21,9 +22,9 @@ export interface DecodeCertificatesOptions {
  * that is not cleanly certificates, and ERR_CHAIN_TOO_LONG past `maxCertificates`.
  */
 export function decodeCertificates(text: string, options: DecodeCertificatesOptions): Uint8Array[] {
-  // Hand-made headers (the Flask recipe's test clients) carry a literal backslash-n.
+  // Headers written by hand (test clients, curl scripts) carry a literal backslash-n.
   const normalised = text.includes('\\') ? text.replace(/\\r\\n|\\n|\\r/g, '\n') : text
-  const blocks = normalised.includes(BEGIN) ? pemBlocks(normalised) : [normalised]
+  const blocks = normalised.includes(BEGIN) ? certificateBodies(normalised) : [normalised]
   if (blocks.length > options.maxCertificates) {
     throw new CertgateError(
       'ERR_CHAIN_TOO_LONG',
@@ -33,40 +34,80 @@ export function decodeCertificates(text: string, options: DecodeCertificatesOpti
   return blocks.map(decodeBase64)
 }
 
-/** Splits PEM text into the base64 bodies of its CERTIFICATE blocks; nothing else may stand between them. */
-function pemBlocks(text: string): string[] {
-  const bodies: string[] = []
+/**
+ * The base64 bodies of forwarded PEM text: CERTIFICATE blocks only, and nothing but whitespace
+ * around them. Stricter than {@link decodePem}: a proxy never writes anything else, so anything
+ * else in a header was put there by someone other than the proxy.
+ */
+function certificateBodies(text: string): string[] {
+  const blocks = scanPem(text)
+  if (blocks.length === 0) throw malformed('ERR_CERT_MALFORMED', 'No certificate was found.')
   let position = 0
-  for (;;) {
-    const begin = text.indexOf(BEGIN, position)
-    if (begin === -1) {
-      assertBlank(text, position, text.length)
-      break
+  for (const block of blocks) {
+    assertBlank(text, position, block.start)
+    if (block.label !== 'CERTIFICATE') {
+      throw malformed('ERR_CERT_MALFORMED', 'Only CERTIFICATE PEM blocks are accepted.')
     }
-    assertBlank(text, position, begin)
-    const labelStart = begin + BEGIN.length
-    const labelEnd = text.indexOf(DASHES, labelStart)
-    if (labelEnd === -1) throw malformed('ERR_CERT_MALFORMED', 'A PEM header line is incomplete.')
-    assertCertificateLabel(text.slice(labelStart, labelEnd))
-    const bodyStart = labelEnd + DASHES.length
-    const end = text.indexOf(END, bodyStart)
-    if (end === -1) throw malformed('ERR_CERT_MALFORMED', 'A PEM block has no END line.')
-    const endLabelStart = end + END.length
-    const endLabelEnd = text.indexOf(DASHES, endLabelStart)
-    if (endLabelEnd === -1) throw malformed('ERR_CERT_MALFORMED', 'A PEM END line is incomplete.')
-    assertCertificateLabel(text.slice(endLabelStart, endLabelEnd))
-    bodies.push(text.slice(bodyStart, end))
-    position = endLabelEnd + DASHES.length
+    position = block.end
   }
-  if (bodies.length === 0) throw malformed('ERR_CERT_MALFORMED', 'No certificate was found.')
-  return bodies
+  assertBlank(text, position, text.length)
+  return blocks.map((block) => block.body)
 }
 
-function assertCertificateLabel(label: string): void {
-  // ' CERTIFICATE' as PEM writes it, '+CERTIFICATE' after a query-escape turned the space into '+'.
-  if (label !== ' CERTIFICATE' && label !== '+CERTIFICATE') {
-    throw malformed('ERR_CERT_MALFORMED', 'Only CERTIFICATE PEM blocks are accepted.')
+/** Options for {@link decodePem}. */
+export interface DecodePemOptions {
+  /** The labels to read, e.g. `['CERTIFICATE']` or `['X509 CRL', 'CRL']`. */
+  labels: readonly string[]
+}
+
+/**
+ * The DER of every PEM block in `text` with one of `labels`, in order; [] when there is none.
+ * Text around the blocks (OpenSSL's `subject=` lines, comments) and blocks with other labels are
+ * skipped, as OpenSSL reads a bundle. Throws ERR_CERT_MALFORMED for a block cut short or a body
+ * that is not base64.
+ */
+export function decodePem(text: string, options: DecodePemOptions): Uint8Array[] {
+  const wanted = scanPem(text).filter((block) => options.labels.includes(block.label))
+  return wanted.map((block) => decodeBase64(block.body))
+}
+
+/** One PEM block: its label, its base64 body, and where the block starts and ends in the text. */
+interface PemBlock {
+  readonly label: string
+  readonly body: string
+  readonly start: number
+  readonly end: number
+}
+
+/** Every PEM block of `text`, in order. Throws ERR_CERT_MALFORMED for one that is incomplete. */
+function scanPem(text: string): PemBlock[] {
+  const blocks: PemBlock[] = []
+  let position = 0
+  for (;;) {
+    const start = text.indexOf(BEGIN, position)
+    if (start === -1) return blocks
+    const labelEnd = text.indexOf(DASHES, start + BEGIN.length)
+    if (labelEnd === -1) throw malformed('ERR_CERT_MALFORMED', 'A PEM header line is incomplete.')
+    const label = readLabel(text.slice(start + BEGIN.length, labelEnd))
+    const bodyStart = labelEnd + DASHES.length
+    const endLine = text.indexOf(END, bodyStart)
+    if (endLine === -1) throw malformed('ERR_CERT_MALFORMED', 'A PEM block has no END line.')
+    const endLabelEnd = text.indexOf(DASHES, endLine + END.length)
+    if (endLabelEnd === -1) throw malformed('ERR_CERT_MALFORMED', 'A PEM END line is incomplete.')
+    if (readLabel(text.slice(endLine + END.length, endLabelEnd)) !== label) {
+      throw malformed('ERR_CERT_MALFORMED', 'A PEM END line does not match its BEGIN line.')
+    }
+    position = endLabelEnd + DASHES.length
+    blocks.push({ label, body: text.slice(bodyStart, endLine), start, end: position })
   }
+}
+
+/**
+ * The label after BEGIN or END: ' CERTIFICATE' as PEM writes it, '+CERTIFICATE' after a
+ * query-escape turned the space into '+'. Anything else gives '', which no caller asks for.
+ */
+function readLabel(raw: string): string {
+  return raw[0] === ' ' || raw[0] === '+' ? raw.slice(1).replace(/\+/g, ' ') : ''
 }
 
 function assertBlank(text: string, from: number, to: number): void {

@@ -9,7 +9,8 @@
  * @module
  */
 import { toHex } from '../bytes.ts'
-import { DerReader, readIntegerBytes, TAG_INTEGER, TAG_SEQUENCE } from './der.ts'
+import { DerReader, TAG_INTEGER, TAG_SEQUENCE } from './der.ts'
+import { readIntegerBytes } from './der-values.ts'
 
 /** The outcome of one signature check. */
 export type SignatureVerdict = 'valid' | 'invalid' | 'unsupported'
@@ -122,11 +123,6 @@ export class SignerKeyPool {
     this.#keys.set(id, key)
     return key
   }
-}
-
-/** True when this runtime can check signatures made with this algorithm OID (in principle). */
-export function isSupportedSignatureAlgorithm(algorithm: string): boolean {
-  return Object.hasOwn(SCHEMES, algorithm)
 }
 
 /** Checks `object`'s signature with `signer`'s key. Never throws. */

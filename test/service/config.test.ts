@@ -156,6 +156,11 @@ describe('parseServiceConfig', () => {
       assert.deepEqual(config.allowedThumbprints, [HEX64_UPPER, other.toUpperCase()])
     })
 
+    it('accepts the sha-256: prefix the library accepts', () => {
+      const config = parseServiceConfig({ ALLOWED_CERT_THUMBPRINTS: `sha-256:${HEX64}, SHA-256:${HEX64}` })
+      assert.deepEqual(config.allowedThumbprints, [HEX64_UPPER])
+    })
+
     it('skips empty entries such as a trailing comma', () => {
       const config = parseServiceConfig({ ALLOWED_CERT_THUMBPRINTS: `,${HEX64},,` })
       assert.deepEqual(config.allowedThumbprints, [HEX64_UPPER])
