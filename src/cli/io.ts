@@ -86,7 +86,7 @@ export function fileErrorReason(error: unknown): string {
 }
 
 /** The certificates of a PEM, DER or bare base64 file, and which of those it was. */
-export interface FileCertificates {
+interface FileCertificates {
   ders: Uint8Array[]
   format: 'PEM' | 'DER' | 'base64 DER'
 }

@@ -11,7 +11,7 @@ import {
   type SourceLimits,
   type SourceRead,
 } from './source.ts'
-import { type VerdictHeaderOption, verifyHeaderOption, withVerdict } from './verdict.ts'
+import { behindVerdict, type VerdictHeaderOption, verifyHeaderOption } from './verdict.ts'
 
 /**
  * Cloudflare Access mTLS: `Cf-Client-Cert-Der-Base64` (the leaf, base64 DER) and, when present,
@@ -22,13 +22,7 @@ import { type VerdictHeaderOption, verifyHeaderOption, withVerdict } from './ver
  * `certVerified` (e.g. in a Worker), in the nginx grammar.
  */
 export function cloudflareSource(options: VerdictHeaderOption = {}): CertificateSource {
-  const verifyHeader = verifyHeaderOption(options.verifyHeader, null)
-  return {
-    name: 'cloudflare',
-    read(headers: Headers, limits: SourceLimits): SourceRead | null {
-      return withVerdict(headers, limits, verifyHeader, () => readCloudflare(headers, limits))
-    },
-  }
+  return behindVerdict('cloudflare', verifyHeaderOption(options.verifyHeader, null), readCloudflare)
 }
 
 function readCloudflare(headers: Headers, limits: SourceLimits): SourceRead | null {

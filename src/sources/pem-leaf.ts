@@ -10,10 +10,10 @@ import {
   type ForwardedCertificate,
   singleHeaderSource,
   type SourceLimits,
-  type SourceRead,
 } from './source.ts'
-import { withVerdict } from './verdict.ts'
+import { behindVerdict } from './verdict.ts'
 
+/** A source reading the leaf from `certHeader`, behind the verdict in `verifyHeader` if not null. */
 export function pemLeafSource(
   name: string,
   certHeader: string,
@@ -23,10 +23,5 @@ export function pemLeafSource(
     return { leaf: decodeLeafOnly(decodeHeaderPercent(value, certHeader), limits), chain: [] }
   }
   const certificate = singleHeaderSource(name, certHeader, decode)
-  return {
-    name,
-    read(headers: Headers, limits: SourceLimits): SourceRead | null {
-      return withVerdict(headers, limits, verifyHeader, () => certificate.read(headers, limits))
-    },
-  }
+  return behindVerdict(name, verifyHeader, (headers, limits) => certificate.read(headers, limits))
 }

@@ -11,7 +11,7 @@ import {
   type SourceRead,
 } from './source.ts'
 import { parseByteSequenceItem, parseByteSequenceList } from './structured-field.ts'
-import { type VerdictHeaderOption, verifyHeaderOption, withVerdict } from './verdict.ts'
+import { behindVerdict, type VerdictHeaderOption, verifyHeaderOption } from './verdict.ts'
 
 /**
  * RFC 9440: `Client-Cert`, the leaf as an RFC 8941 byte sequence (`:base64:`), and
@@ -21,13 +21,7 @@ import { type VerdictHeaderOption, verifyHeaderOption, withVerdict } from './ver
  * validation result": validate the chain, or pass `verifyHeader`.
  */
 export function rfc9440Source(options: VerdictHeaderOption = {}): CertificateSource {
-  const verifyHeader = verifyHeaderOption(options.verifyHeader, null)
-  return {
-    name: 'rfc9440',
-    read(headers: Headers, limits: SourceLimits): SourceRead | null {
-      return withVerdict(headers, limits, verifyHeader, () => readClientCert(headers, limits))
-    },
-  }
+  return behindVerdict('rfc9440', verifyHeaderOption(options.verifyHeader, null), readClientCert)
 }
 
 function readClientCert(headers: Headers, limits: SourceLimits): SourceRead | null {

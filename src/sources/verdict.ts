@@ -6,7 +6,7 @@
  */
 import { headerNameOption } from '../bytes.ts'
 import { CertgateError, malformed } from '../errors.ts'
-import { readHeader, type SourceLimits, type SourceRead } from './source.ts'
+import { type CertificateSource, readHeader, type SourceLimits, type SourceRead } from './source.ts'
 
 /** Options for sources whose headers you name in the proxy's configuration. */
 export interface VerdictHeaderOption {
@@ -54,11 +54,25 @@ function readVerdict(headers: Headers, name: string, limits: SourceLimits): Verd
 }
 
 /**
- * Applies a verdict header around a certificate read: FAILED throws, NONE means no certificate
- * (whatever else arrived), SUCCESS without the certificate is a certificate nobody can check,
- * and a certificate without the verdict the proxy always sends is refused.
+ * A source whose certificate `read` sits behind the verdict in `verifyHeader` (none when null):
+ * FAILED throws, NONE means no certificate (whatever else arrived), SUCCESS without the
+ * certificate is a certificate nobody can check, and a certificate without the verdict the
+ * proxy always sends is refused.
  */
-export function withVerdict(
+export function behindVerdict(
+  name: string,
+  verifyHeader: string | null,
+  read: (headers: Headers, limits: SourceLimits) => SourceRead | null
+): CertificateSource {
+  return {
+    name,
+    read(headers: Headers, limits: SourceLimits): SourceRead | null {
+      return withVerdict(headers, limits, verifyHeader, () => read(headers, limits))
+    },
+  }
+}
+
+function withVerdict(
   headers: Headers,
   limits: SourceLimits,
   verifyHeader: string | null,

@@ -195,15 +195,17 @@ class XfccParser {
   private key(): Key | undefined {
     const { s, n } = this
     const start = this.i
-    let k = s.charCodeAt(this.i)
-    while (k !== EQUALS && k !== SEMICOLON && k !== COMMA && k !== QUOTE && ++this.i < n) {
-      k = s.charCodeAt(this.i)
+    let i = start
+    let k = s.charCodeAt(i)
+    while (k !== EQUALS && k !== SEMICOLON && k !== COMMA && k !== QUOTE && ++i < n) {
+      k = s.charCodeAt(i)
     }
-    if (this.i === n || k !== EQUALS) {
-      if (this.i < n && k === QUOTE) throw malformed('ERR_HEADER_MALFORMED', 'Unexpected quote in an XFCC key.')
+    if (i === n || k !== EQUALS) {
+      if (i < n && k === QUOTE) throw malformed('ERR_HEADER_MALFORMED', 'Unexpected quote in an XFCC key.')
       throw malformed('ERR_HEADER_MALFORMED', 'An XFCC pair has no "=".')
     }
-    const end = trimEnd(s, start, this.i)
+    this.i = i
+    const end = trimEnd(s, start, i)
     if (end === start) throw malformed('ERR_HEADER_MALFORMED', 'An XFCC pair has an empty key.')
     return keyOf(s, start, end)
   }
@@ -226,16 +228,18 @@ class XfccParser {
   private unquotedValue(): string {
     const { s, n } = this
     const start = this.i
-    while (this.i < n) {
-      const v = s.charCodeAt(this.i)
+    let i = start
+    while (i < n) {
+      const v = s.charCodeAt(i)
       if (v === SEMICOLON || v === COMMA) break
       // Decision: a quote inside an unquoted value (`a"b"`) is rejected. Envoy's parser
       // would toggle its quote state there and shift pair boundaries; only an unescaped
-      // By/URI/DNS SAN (envoy#32945) can produce one, so failing closed costs nothing real.
+      // By/URI/DNS SAN (Envoy copies SANs in raw) can produce one, so failing closed costs nothing real.
       if (v === QUOTE) throw malformed('ERR_HEADER_MALFORMED', 'Unexpected quote in an unquoted XFCC value.')
-      this.i++
+      i++
     }
-    return s.slice(start, trimEnd(s, start, this.i))
+    this.i = i
+    return s.slice(start, trimEnd(s, start, i))
   }
 }
 
