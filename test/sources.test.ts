@@ -9,6 +9,7 @@ import {
   appGatewaySource,
   appServiceSource,
   type CertificateSource,
+  chooseXfccElement,
   cloudflareSource,
   customSource,
   type ForwardedCertificate,
@@ -23,6 +24,7 @@ import {
 } from '../src/sources/index.ts'
 import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing/index.ts'
 import { encodeBase64 } from '../src/x509/pem.ts'
+import { parseXfcc } from '../src/xfcc/parse.ts'
 
 const LIMITS: SourceLimits = { maxHeaderBytes: 16384, maxChainLength: 8 }
 
@@ -222,6 +224,14 @@ describe('certificate sources', () => {
       assert.throws(() => xfccSource({ element: 'middle' as 'leftmost' }), TypeError)
       assert.throws(() => xfccSource({ header: 'bad header' }), TypeError)
     })
+
+    it('chooseXfccElement picks as the source does: rightmost by default, leftmost, or counted', () => {
+      const elements = parseXfcc('By=a;URI=,By=b;URI=,By=c;URI=')
+      assert.deepEqual(chooseXfccElement(elements).by, ['c'])
+      assert.deepEqual(chooseXfccElement(elements, 'leftmost').by, ['a'])
+      assert.deepEqual(chooseXfccElement(elements, { fromRight: 1 }).by, ['b'])
+      throwsCode(() => chooseXfccElement(elements, { fromRight: 3 }), 'ERR_HEADER_MALFORMED')
+    })
   })
 
   describe('traefikSource', () => {
@@ -362,6 +372,16 @@ describe('certificate sources', () => {
 
     it('SUCCESS without the certificate: ERR_CERT_MISSING', () => {
       throwsCode(() => read(nginxSource(), { 'ssl-client-verify': 'SUCCESS' }), 'ERR_CERT_MISSING')
+    })
+
+    it('verifyHeader is checked alike by every source that takes it; only nginx turns a default off', () => {
+      const bad = 'ssl_client_verify'
+      assert.throws(() => nginxSource({ verifyHeader: bad }), TypeError)
+      assert.throws(() => appGatewaySource({ certHeader: 'x-client-cert', verifyHeader: bad }), TypeError)
+      assert.throws(() => cloudflareSource({ verifyHeader: bad }), TypeError)
+      assert.throws(() => rfc9440Source({ verifyHeader: bad }), TypeError)
+      assert.throws(() => cloudflareSource({ verifyHeader: false as unknown as string }), TypeError)
+      assert.throws(() => rfc9440Source({ verifyHeader: false as unknown as string }), TypeError)
     })
 
     it('configured header names', () => {

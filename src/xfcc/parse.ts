@@ -90,8 +90,8 @@ function findClosingQuote(s: string, from: number): number {
 
 /**
  * The content of a quoted value with only `\"` and `\\` unescaped. That is what Envoy's own
- * parser (source/extensions/formatter/xfcc_value) does; every other backslash stays, because
- * Envoy inserts the RFC 2253 Subject raw and its `\,` `\+` `\<` escapes belong to the DN.
+ * parser does; every other backslash stays, because Envoy inserts the RFC 2253 Subject raw and
+ * its `\,` `\+` `\<` escapes belong to the DN.
  */
 function unescapeQuoted(s: string, start: number, end: number): string {
   let b = s.indexOf('\\', start)
@@ -232,9 +232,9 @@ class XfccParser {
     while (i < n) {
       const v = s.charCodeAt(i)
       if (v === SEMICOLON || v === COMMA) break
-      // Decision: a quote inside an unquoted value (`a"b"`) is rejected. Envoy's parser
-      // would toggle its quote state there and shift pair boundaries; only an unescaped
-      // By/URI/DNS SAN (Envoy copies SANs in raw) can produce one, so failing closed costs nothing real.
+      // A quote inside an unquoted value (`a"b"`) is rejected. Envoy's parser would toggle
+      // its quote state there and shift pair boundaries; only a By/URI/DNS SAN, which Envoy
+      // copies in raw, can produce one, so failing closed costs nothing real.
       if (v === QUOTE) throw malformed('ERR_HEADER_MALFORMED', 'Unexpected quote in an unquoted XFCC value.')
       i++
     }

@@ -15,7 +15,7 @@ export const SEMICOLON = 0x3b
 export const EQUALS = 0x3d
 export const BACKSLASH = 0x5c
 
-/** The same set absl::StripAsciiWhitespace trims in Envoy's own XFCC parser. */
+/** The whitespace Envoy's own XFCC parser trims: ASCII space, tab, LF, VT, FF and CR. */
 export function isWhitespace(c: number): boolean {
   return c === SPACE || c === TAB || c === LF || c === VT || c === FF || c === CR
 }
