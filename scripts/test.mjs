@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// Runs the whole test suite: type check, then the same test files under Node, Bun and Deno.
-// Each runner's own output is shown as it comes; the last line totals them for machines:
-// `N passed, N failed`.
-import { spawn } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+// Runs the whole test suite: type check, then the same test files under every supported Node
+// (this one, and 22, 24 and 26 from tools/node-versions), Bun and Deno. Each runner's own output
+// is shown as it comes; the last line totals them for machines: `N passed, N failed`.
+// `node scripts/test.mjs node bun` runs only those steps (`node` means every Node version).
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 
 const only = process.argv.slice(2)
@@ -19,14 +20,29 @@ function testFiles(dir) {
 
 const files = testFiles('test').sort()
 
+// The other Node versions live in their own package: their `node` binaries must not shadow the
+// one npm runs scripts with. Installed on first use (CI's clean checkout included).
+const NODE_VERSIONS_DIR = join('tools', 'node-versions')
+const OTHER_NODES = ['node22', 'node24', 'node26']
+
+function ensureOtherNodes() {
+  if (OTHER_NODES.every((name) => existsSync(nodeBinary(name)))) return
+  console.log(`\n=== installing Node ${OTHER_NODES.map((n) => n.slice(4)).join(', ')} into ${NODE_VERSIONS_DIR}`)
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+  spawnSync(npm, ['ci', '--no-audit', '--no-fund'], { cwd: NODE_VERSIONS_DIR, stdio: 'inherit' })
+}
+
+function nodeBinary(name) {
+  return join(NODE_VERSIONS_DIR, 'node_modules', name, 'bin', 'node')
+}
+
+const nodeCount = (out) => ({ passed: last(out, /^ℹ pass (\d+)/gm), failed: last(out, /^ℹ fail (\d+)/gm) })
+const nodeArgs = ['--import', 'tsx', '--test', '--test-reporter=spec', ...files]
+
 const steps = [
   { name: 'typecheck', cmd: bin('tsc'), args: ['-p', '.'], count: () => null },
-  {
-    name: 'node',
-    cmd: process.execPath,
-    args: ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
-    count: (out) => ({ passed: last(out, /^ℹ pass (\d+)/gm), failed: last(out, /^ℹ fail (\d+)/gm) }),
-  },
+  { name: `node${process.versions.node.split('.')[0]}`, group: 'node', cmd: process.execPath, args: nodeArgs, count: nodeCount },
+  ...OTHER_NODES.map((name) => ({ name, group: 'node', cmd: nodeBinary(name), args: nodeArgs, count: nodeCount, other: true })),
   {
     name: 'bun',
     cmd: bin('bun'),
@@ -45,7 +61,9 @@ const steps = [
       return { passed: Number(m[2] ?? m[1]), failed: Number(m[4] ?? m[3]) }
     },
   },
-].filter((step) => only.length === 0 || only.includes(step.name))
+].filter((step) => only.length === 0 || only.includes(step.name) || only.includes(step.group))
+
+if (steps.some((step) => step.other)) ensureOtherNodes()
 
 function last(text, pattern) {
   const all = [...text.matchAll(pattern)]
