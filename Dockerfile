@@ -1,6 +1,8 @@
 # certgate reference service for Azure Container Apps.
 # docker build -t certgate .
 # docker run -p 8000:8000 -e ALLOWED_CERT_THUMBPRINTS=<sha-256> certgate
+# An allowlist (ALLOWED_CERT_THUMBPRINTS or ALLOWED_CERT_COMMON_NAMES) is required: there is no
+# default, and without one the service stops at start saying which variable to set.
 # ACA's ingress terminates mTLS and forwards the client certificate in X-Forwarded-Client-Cert;
 # its liveness/readiness probes call GET /health, so the image has no HEALTHCHECK of its own.
 

@@ -5,7 +5,7 @@
  * @module
  */
 import { Hono } from 'hono'
-import { clientCert } from '../src/adapters/hono.ts'
+import { clientCert, type ClientCertEnv } from '../src/adapters/hono.ts'
 import { BENCH_CN, envoyHeader, makeTemplate, variantDer } from './fixtures.ts'
 
 const total = Number(process.argv[2] ?? 1_000_000)
@@ -14,7 +14,7 @@ const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => {})
 
 const template = await makeTemplate('RSA-2048')
 const subject = template.cert.subjectRfc4514
-const app = new Hono()
+const app = new Hono<ClientCertEnv>()
 app.use(clientCert({ allow: { commonNames: [BENCH_CN] } }))
 app.get('/cert-info', (c) => c.json(c.var.clientCert))
 

@@ -8,10 +8,10 @@
 import { Hono } from 'hono'
 // The built package, as `npm start` runs it: tsx's transform adds a __name() call to every
 // closure the library creates per request, which the published code does not have.
-// Loaded by a computed path so the type checker keeps src/adapters/hono.ts's types (dist's would declare
-// the ContextVariableMap augmentation a second time).
+// Loaded by a computed path so the type checker reads src/adapters/hono.ts's types, with or without dist/.
 const built = '../dist/adapters/hono.js'
 const { clientCert } = (await import(built)) as typeof import('../src/adapters/hono.ts')
+import type { ClientCertEnv } from '../src/adapters/hono.ts'
 import { BENCH_CN } from './fixtures.ts'
 
 declare const Bun: { serve(options: { port: number; hostname: string; fetch: (r: Request) => Response | Promise<Response> }): unknown } | undefined
@@ -39,7 +39,7 @@ const FIXED = {
   spiffe_id: null,
 }
 
-const app = new Hono()
+const app = new Hono<ClientCertEnv>()
 if (variant === 'certgate') {
   app.use(clientCert({ allow: { commonNames: [BENCH_CN] } }))
   app.get('/cert-info', (c) => c.json(c.get('clientCert')))

@@ -3,7 +3,7 @@
 import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Hono } from 'hono'
-import { clientCert, type ClientCertMiddlewareOptions } from '../src/adapters/hono.ts'
+import { clientCert, type ClientCertEnv, type ClientCertMiddlewareOptions } from '../src/adapters/hono.ts'
 import { createTestCertificate, createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing/index.ts'
 import { createTestCrl } from './support/pki.ts'
 
@@ -11,14 +11,14 @@ const CN = 'api-client.contoso.com'
 const DAY = 24 * 60 * 60 * 1000
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1'
 
-function appWith(options: ClientCertMiddlewareOptions): Hono {
-  const app = new Hono()
+function appWith(options: ClientCertMiddlewareOptions): Hono<ClientCertEnv> {
+  const app = new Hono<ClientCertEnv>()
   app.use(clientCert(options))
   app.get('/cert-info', (c) => c.json(c.var.clientCert))
   return app
 }
 
-async function status(app: Hono, header: string): Promise<string> {
+async function status(app: Hono<ClientCertEnv>, header: string): Promise<string> {
   const res = await app.request('/cert-info', { headers: { 'x-forwarded-client-cert': header } })
   const body = (await res.json()) as { code?: string; common_name?: string }
   return `${res.status} ${body.code ?? body.common_name}`
@@ -27,7 +27,7 @@ async function status(app: Hono, header: string): Promise<string> {
 describe('clientCert with trust', () => {
   let pki: TestPki
   let leaf: TestCertificate
-  let app: Hono
+  let app: Hono<ClientCertEnv>
 
   before(async () => {
     pki = await createTestPki()

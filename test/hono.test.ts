@@ -4,21 +4,21 @@ import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Hono } from 'hono'
 import fc from 'fast-check'
-import { clientCert, type ClientCertMiddlewareOptions } from '../src/adapters/hono.ts'
+import { clientCert, type ClientCertEnv, type ClientCertMiddlewareOptions } from '../src/adapters/hono.ts'
 import { encodeXfccPem } from '../src/xfcc/format.ts'
 import { createTestCertificate, createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing/index.ts'
 
 const ALLOWED_CN = 'api-client.contoso.com'
 const DAY = 24 * 60 * 60 * 1000
 
-function appWith(options: ClientCertMiddlewareOptions<'require'> | ClientCertMiddlewareOptions<'accept'>): Hono {
-  const app = new Hono()
+function appWith(options: ClientCertMiddlewareOptions<'require'> | ClientCertMiddlewareOptions<'accept'>): Hono<ClientCertEnv<'accept'>> {
+  const app = new Hono<ClientCertEnv<'accept'>>()
   app.use('/api/*', clientCert(options as ClientCertMiddlewareOptions))
   app.get('/api/cert-info', (c) => c.json(c.var.clientCert))
   return app
 }
 
-function get(app: Hono, xfcc?: string | string[]): Promise<Response> {
+function get(app: Hono<ClientCertEnv<'accept'>>, xfcc?: string | string[]): Promise<Response> {
   const headers = new Headers()
   for (const value of typeof xfcc === 'string' ? [xfcc] : (xfcc ?? [])) {
     headers.append('x-forwarded-client-cert', value)
@@ -56,7 +56,7 @@ describe('clientCert middleware', () => {
   let unknown: TestCertificate
   let expired: TestCertificate
   let notYetValid: TestCertificate
-  let app: Hono
+  let app: Hono<ClientCertEnv<'accept'>>
 
   before(async () => {
     pki = await createTestPki()
@@ -240,7 +240,7 @@ describe('clientCert middleware', () => {
 
   describe('validity', () => {
     it('honours the clock tolerance at the boundary', async () => {
-      const at = (offsetMs: number, toleranceSeconds: number): Hono =>
+      const at = (offsetMs: number, toleranceSeconds: number): Hono<ClientCertEnv<'accept'>> =>
         appWith({
           allow: { commonNames: [ALLOWED_CN] },
           clockToleranceSeconds: toleranceSeconds,

@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Hono } from 'hono'
 import type { GetConnInfo } from 'hono/conninfo'
-import { clientCert } from '../src/adapters/hono.ts'
+import { clientCert, type ClientCertEnv } from '../src/adapters/hono.ts'
 import { createClientCertVerifier, nginxSource, withClientCert } from '../src/index.ts'
 import { createTestPki, type TestCertificate, xfccHeader } from '../src/testing/index.ts'
 
@@ -20,7 +20,7 @@ describe('trusted proxies', () => {
   })
 
   it('honours the header from a trusted proxy and refuses it from anywhere else: ERR_PROXY_UNTRUSTED', async () => {
-    const app = new Hono()
+    const app = new Hono<ClientCertEnv>()
     app.use(clientCert({ allow: { commonNames: [CN] }, trustedProxies: ['10.0.0.0/8', 'fd00::/8'], getConnInfo: fromEnv }))
     app.get('/', (c) => c.text(c.var.clientCert?.commonName ?? 'none'))
     const headers = { 'x-forwarded-client-cert': xfccHeader(allowed) }
@@ -78,7 +78,7 @@ describe('trusted proxies', () => {
   })
 
   it('reads another proxy format through source, and honours its verdict header', async () => {
-    const app = new Hono()
+    const app = new Hono<ClientCertEnv>()
     app.use(clientCert({ allow: { commonNames: [CN] }, source: nginxSource() }))
     app.get('/', (c) => c.text(c.var.clientCert?.commonName ?? 'none'))
     const escaped = encodeURIComponent(allowed.pem)

@@ -12,16 +12,18 @@ import type { ClientCertificate } from '../x509/certificate.ts'
 import { type CertgateError, problemResponse } from '../errors.ts'
 import { type ClientCertMode, type ClientCertOptions, createClientCertVerifier } from '../verify.ts'
 
-/** The context variable the middleware sets: null only in `accept` mode without a certificate. */
+/**
+ * The context variable the middleware sets: null only in `accept` mode without a certificate.
+ * `new Hono<{ Variables: ClientCertVariables }>()` types `c.var.clientCert` on every route.
+ */
 export type ClientCertVariables = { clientCert: ClientCertificate | null }
 
-/** What the middleware guarantees for a given mode: `require` means never null. */
+/**
+ * What the middleware guarantees for a given mode: `require` means never null. Type the app with
+ * it, `new Hono<ClientCertEnv>()`, for a typed `c.var.clientCert` behind the middleware.
+ */
 export type ClientCertEnv<M extends ClientCertMode = 'require'> = {
   Variables: { clientCert: M extends 'accept' ? ClientCertificate | null : ClientCertificate }
-}
-
-declare module 'hono' {
-  interface ContextVariableMap extends ClientCertVariables {}
 }
 
 /** Options for {@link clientCert}. */
@@ -54,7 +56,7 @@ export interface ClientCertMiddlewareOptions<M extends ClientCertMode = 'require
  *
  * @example
  * ```ts
- * const app = new Hono()
+ * const app = new Hono<ClientCertEnv>()
  * app.use('/api/*', clientCert({ allow: { commonNames: ['api-client.contoso.com'] } }))
  * app.get('/api/cert-info', (c) => c.json(c.var.clientCert))
  * ```

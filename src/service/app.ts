@@ -1,19 +1,21 @@
 /**
  * The reference Azure Container Apps service as a Hono app: `/health` for the platform's probes,
  * and behind the client certificate check `/cert-info` and the two outbound routes (through the
- * Dapr sidecar, and direct). Every failure is an `application/problem+json` answer. Web APIs
+ * Dapr sidecar, and direct); a request that came through the Dapr sidecar is refused before any
+ * certificate is read. Every failure is an `application/problem+json` answer. Web APIs
  * only: the same app runs on Node, Bun and Deno; each entry point hands in its runtime's
  * connection-info helper for `TRUSTED_PROXY_CIDRS`.
  * @module
  */
 import { Hono } from 'hono'
-import type { Context, ErrorHandler, Handler, NotFoundHandler } from 'hono'
+import type { Context, ErrorHandler, Handler, MiddlewareHandler, NotFoundHandler } from 'hono'
 import type { GetConnInfo } from 'hono/conninfo'
 import { HTTPException } from 'hono/http-exception'
 import { clientCert } from '../adapters/hono.ts'
 import { CertgateError, isCertgateError, problemResponse, sourceByName } from '../index.ts'
 import type { ServiceConfig } from './config.ts'
 import { daprInvokeUrl, getJson, type OutboundOptions } from './outbound.ts'
+import { traceHeaders } from './trace-context.ts'
 
 /** What the service may be given instead of the globals; tests and demos pass their own. */
 export interface ServiceDeps {
@@ -28,11 +30,9 @@ export interface ServiceDeps {
 /** `/cert-info` in `accept` mode without a certificate: the keys clients read, both null. */
 const NO_CERTIFICATE_INFO = Object.freeze({ thumbprint: null, common_name: null })
 
-// W3C Trace Context: version-traceid-parentid-flags, lowercase hex; `ff` is not a version, and
-// all-zero ids are invalid.
-const TRACEPARENT =
-  /^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$/
-const TRACESTATE_MAX_CHARS = 512
+// daprd adds these to every request it delivers through service invocation; the ingress never
+// does, and a client cannot take them off a request that went through a sidecar.
+const DAPR_INVOKED_HEADERS = ['dapr-caller-app-id', 'dapr-callee-app-id'] as const
 
 /**
  * The service: `GET /health` without a certificate (ACA's probes bypass the ingress and carry
@@ -51,6 +51,7 @@ export function createServiceApp(config: ServiceConfig, deps: ServiceDeps = {}):
   const app = new Hono()
   app.get('/health', health)
   // Registered after /health, whose handler answers without calling next().
+  if (config.refuseDaprInvoked) app.use(refuseDaprInvoked)
   app.use(
     clientCert({
       allow: {
@@ -70,6 +71,23 @@ export function createServiceApp(config: ServiceConfig, deps: ServiceDeps = {}):
   app.notFound(notFound)
   app.onError(onError)
   return app
+}
+
+/**
+ * Refuses a request that came through the Dapr sidecar, before its forwarded certificate is
+ * read: any app in the environment can invoke this one through Dapr, sending an XFCC header it
+ * wrote itself, so on that path the header proves nothing.
+ */
+const refuseDaprInvoked: MiddlewareHandler = async function refuseDaprInvoked(c, next) {
+  const headers = c.req.raw.headers
+  if (DAPR_INVOKED_HEADERS.some((name) => headers.has(name))) {
+    throw new CertgateError(
+      'ERR_PROXY_UNTRUSTED',
+      'The request came through the Dapr sidecar; forwarded client certificates are read only ' +
+        'from requests that come through the ingress.'
+    )
+  }
+  await next()
 }
 
 /** `GET /health`: liveness and readiness; calls nothing, so a slow backend never fails a probe. */
@@ -110,19 +128,6 @@ function outboundOptions(
   headers: Record<string, string>
 ): OutboundOptions {
   return { timeoutMs: config.outboundTimeoutMs, headers, fetch: deps.fetch }
-}
-
-/**
- * The W3C trace context to pass on, so the outbound call joins the caller's trace. A malformed
- * `traceparent` is dropped together with `tracestate`, as the Trace Context spec asks.
- */
-export function traceHeaders(incoming: Headers): Record<string, string> {
-  const traceparent = incoming.get('traceparent')
-  if (traceparent === null || !TRACEPARENT.test(traceparent)) return {}
-  const tracestate = incoming.get('tracestate')
-  return tracestate === null || tracestate.length > TRACESTATE_MAX_CHARS
-    ? { traceparent }
-    : { traceparent, tracestate }
 }
 
 /** Unknown routes: 404 problem+json. Reached only with a certificate the check accepted. */

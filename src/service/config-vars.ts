@@ -91,9 +91,9 @@ export const Thumbprints = v.optional(
 )
 
 /** `ALLOWED_CERT_COMMON_NAMES`: a comma list. */
-// No default here: whether the default CN applies depends on ALLOWED_CERT_THUMBPRINTS.
 export const CommonNames = v.optional(
-  v.pipe(v.string(MUST_BE_STRING), v.transform(splitList), v.transform(compactList))
+  v.pipe(v.string(MUST_BE_STRING), v.transform(splitList), v.transform(compactList)),
+  ''
 )
 
 /** Why a backend URL is unusable, or null when it is fine. */
@@ -153,6 +153,19 @@ export const ApiToken = v.optional(
   ),
   ''
 )
+
+/** A `true`/`false` variable, any case; anything else (`1`, `yes`, empty) is a mistake to report. */
+export function booleanVar(fallback: boolean): v.GenericSchema<string | undefined, boolean> {
+  return v.optional(
+    v.pipe(
+      v.string(MUST_BE_STRING),
+      v.transform((value) => value.toLowerCase()),
+      v.picklist(['true', 'false'], (issue) => `must be "true" or "false" (got ${shown(issue.input)})`),
+      v.transform((value) => value === 'true')
+    ),
+    String(fallback)
+  )
+}
 
 /** `CLIENT_CERT_MODE`, lowercased. */
 export const CertMode = v.optional(

@@ -16,6 +16,7 @@ import {
   ApiToken,
   AppId,
   BackendUrl,
+  booleanVar,
   CertMode,
   CertSource,
   CommonNames,
@@ -45,6 +46,7 @@ export const SERVICE_VARIABLES: readonly string[] = [
   'TRUSTED_CA_CERTS',
   'CRL_FILES',
   'TRUSTED_PROXY_CIDRS',
+  'REFUSE_DAPR_INVOKED',
 ]
 
 /** The validated configuration of the reference service. */
@@ -66,6 +68,8 @@ export interface ServiceConfig {
   trust: ServiceTrust | null
   /** `TRUSTED_PROXY_CIDRS` as written (trimmed), or null: the header counts from any address. */
   trustedProxies: string[] | null
+  /** Refuse requests that came through the Dapr sidecar before reading any certificate. */
+  refuseDaprInvoked: boolean
 }
 
 /** What `TRUSTED_CA_CERTS` and `CRL_FILES` resolve to: `TrustOptions` for the verifier. */
@@ -93,14 +97,11 @@ export class ConfigError extends Error {
   }
 }
 
-/** The sample client's CN, admitted only when no allowlist is configured at all. */
-const DEFAULT_COMMON_NAME = 'api-client.contoso.com'
-
 /** The environment after validation, before defaults that depend on each other apply. */
 interface ValidatedEnv {
   PORT: number
   ALLOWED_CERT_THUMBPRINTS: string[]
-  ALLOWED_CERT_COMMON_NAMES?: string[]
+  ALLOWED_CERT_COMMON_NAMES: string[]
   DIRECT_BACKEND_URL: string
   DAPR_HTTP_PORT: number
   DAPR_TARGET_APP_ID: string
@@ -111,6 +112,7 @@ interface ValidatedEnv {
   TRUSTED_CA_CERTS?: CaBundle
   CRL_FILES: Uint8Array[]
   TRUSTED_PROXY_CIDRS?: string[]
+  REFUSE_DAPR_INVOKED: boolean
 }
 
 /**
@@ -137,16 +139,14 @@ function envSchema(
       TRUSTED_CA_CERTS: caBundleVar(trustVars),
       CRL_FILES: crlFilesVar(trustVars),
       TRUSTED_PROXY_CIDRS: ProxyCidrs,
+      REFUSE_DAPR_INVOKED: booleanVar(true),
     }),
     // A partial check still runs when unrelated variables are bad, so this is reported with them.
+    // There is no default: any default CN would be one anybody can put in a certificate.
     v.partialCheck(
       [['ALLOWED_CERT_THUMBPRINTS'], ['ALLOWED_CERT_COMMON_NAMES']],
-      (env) =>
-        env.ALLOWED_CERT_THUMBPRINTS.length > 0 ||
-        env.ALLOWED_CERT_COMMON_NAMES === undefined ||
-        env.ALLOWED_CERT_COMMON_NAMES.length > 0,
-      'ALLOWED_CERT_THUMBPRINTS and ALLOWED_CERT_COMMON_NAMES are both empty, so the service ' +
-        'would refuse every client certificate; set at least one of them'
+      (env) => env.ALLOWED_CERT_THUMBPRINTS.length > 0 || env.ALLOWED_CERT_COMMON_NAMES.length > 0,
+      allowlistMissing(env)
     ),
     // These proxies forward whatever certificate the client showed without verifying it.
     v.partialCheck(
@@ -159,6 +159,20 @@ function envSchema(
 }
 
 const UNVERIFIED_SOURCES: ReadonlySet<string> = new Set(['alb-passthrough', 'app-service'])
+
+/** Why no client could ever be admitted, and which variables to set. */
+function allowlistMissing(env: Record<string, string | undefined>): string {
+  const set = env.ALLOWED_CERT_THUMBPRINTS !== undefined || env.ALLOWED_CERT_COMMON_NAMES !== undefined
+  return (
+    (set
+      ? 'ALLOWED_CERT_THUMBPRINTS and ALLOWED_CERT_COMMON_NAMES are both empty, so the service ' +
+        'would refuse every client certificate; '
+      : 'ALLOWED_CERT_THUMBPRINTS and ALLOWED_CERT_COMMON_NAMES are both unset, and there is ' +
+        'no default; ') +
+    'set ALLOWED_CERT_THUMBPRINTS to the SHA-256 thumbprints of the client certificates ' +
+    '(`certgate inspect <cert.pem>` prints the line), or ALLOWED_CERT_COMMON_NAMES to their CNs'
+  )
+}
 
 /** `VARIABLE: [entry N ]why`, or the bare message for checks that span variables. */
 function formatIssue(issue: v.BaseIssue<unknown>): { key: string; line: string } {
@@ -197,9 +211,7 @@ export function parseServiceConfig(
   return {
     port: out.PORT,
     allowedThumbprints: out.ALLOWED_CERT_THUMBPRINTS,
-    // Pinning thumbprints must not also admit anyone who mints a certificate with the default CN.
-    allowedCommonNames:
-      out.ALLOWED_CERT_COMMON_NAMES ?? (out.ALLOWED_CERT_THUMBPRINTS.length > 0 ? [] : [DEFAULT_COMMON_NAME]),
+    allowedCommonNames: out.ALLOWED_CERT_COMMON_NAMES,
     directBackendUrl: out.DIRECT_BACKEND_URL,
     daprHttpPort: out.DAPR_HTTP_PORT,
     daprTargetAppId: out.DAPR_TARGET_APP_ID,
@@ -210,5 +222,6 @@ export function parseServiceConfig(
     trust:
       out.TRUSTED_CA_CERTS === undefined ? null : { ...out.TRUSTED_CA_CERTS, crls: out.CRL_FILES },
     trustedProxies: out.TRUSTED_PROXY_CIDRS ?? null,
+    refuseDaprInvoked: out.REFUSE_DAPR_INVOKED,
   }
 }

@@ -22,6 +22,9 @@ const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 // An error body is only read to find Dapr's error JSON; it need not be large.
 const MAX_ERROR_BODY_BYTES = 64 * 1024
 const MAX_UPSTREAM_MESSAGE_CHARS = 200
+// The reply is echoed to the client; serialising a deeply nested value recurses once per level
+// and overflows the stack long before the size cap is reached (1 MiB of `[` is a million levels).
+const MAX_JSON_DEPTH = 64
 
 /** Marks the deadline as the reason, so a rejection can be told apart from a network failure. */
 class DeadlineExceeded extends Error {
@@ -94,16 +97,57 @@ export async function getJson(url: string, options: OutboundOptions): Promise<un
       )
     }
 
-    try {
-      return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
-    } catch (error) {
-      throw new CertgateError('ERR_UPSTREAM_BODY', 'The upstream response body is not valid JSON', {
-        cause: error,
-      })
-    }
+    return parseJsonBody(bytes)
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** The body as JSON, refused before parsing when it nests deeper than {@link MAX_JSON_DEPTH}. */
+function parseJsonBody(bytes: Uint8Array): unknown {
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch (error) {
+    throw notJson(error)
+  }
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw new CertgateError(
+      'ERR_UPSTREAM_BODY',
+      `The upstream response body is nested deeper than ${MAX_JSON_DEPTH} levels`
+    )
+  }
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw notJson(error)
+  }
+}
+
+function notJson(cause: unknown): CertgateError {
+  return new CertgateError('ERR_UPSTREAM_BODY', 'The upstream response body is not valid JSON', {
+    cause,
+  })
+}
+
+/** Whether `[`/`{` outside strings open more than `max` levels at once; one pass, no recursion. */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i)
+    if (inString) {
+      if (char === 0x5c) i++ // `\`: the next character is escaped, whatever it is
+      else if (char === 0x22) inString = false
+    } else if (char === 0x22) {
+      inString = true
+    } else if (char === 0x5b || char === 0x7b) {
+      if (++depth > max) return true
+    } else if (char === 0x5d || char === 0x7d) {
+      depth--
+    }
+  }
+  return false
 }
 
 /**

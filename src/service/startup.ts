@@ -43,6 +43,7 @@ export function startupLine(
   return (
     `certgate service listening on http://${host}:${address.port}` +
     ` (client-cert mode ${config.clientCertMode}, source ${config.clientCertSource}, ` +
+    `Dapr-invoked requests ${config.refuseDaprInvoked ? 'refused' : 'read'}, ` +
     `${plural(config.allowedThumbprints.length, 'allowed thumbprint')}, ` +
     `${plural(config.allowedCommonNames.length, 'allowed common name')}, ` +
     `${trustSummary(config.trust)}, ${proxySummary(config.trustedProxies)})`

@@ -44,13 +44,13 @@ export interface XfccHeaderOptions {
  * @example
  * ```ts
  * import { Hono } from 'hono'
- * import { clientCert } from 'certgate/hono'
+ * import { clientCert, type ClientCertEnv } from 'certgate/hono'
  * import { createTestPki, xfccHeader } from 'certgate/testing'
  *
  * const pki = await createTestPki()
  * const client = await pki.issue({ commonName: 'api-client.contoso.com' })
  *
- * const app = new Hono()
+ * const app = new Hono<ClientCertEnv>()
  * app.use('/api/*', clientCert({ allow: { commonNames: ['api-client.contoso.com'] } }))
  * app.get('/api/whoami', (c) => c.text(c.var.clientCert.commonName ?? ''))
  *

@@ -7,6 +7,7 @@ import type { X509Certificate } from '@peculiar/x509'
 import { toHex } from '../bytes.ts'
 import { encodePem } from './pem.ts'
 import { type CertificateFields, readCertificateFields } from './fields.ts'
+import { loadPeculiarX509 } from './peculiar.ts'
 
 /** The JSON form of a client certificate (what `/cert-info` returns). */
 export interface ClientCertificateJson {
@@ -79,11 +80,11 @@ export class ClientCertificate {
 
   /**
    * The @peculiar/x509 object, for fields certgate does not read itself. Loaded on first use:
-   * the library costs ~0.5 ms per parse, which the request path never pays.
+   * the library costs ~0.5 ms per parse, which the request path never pays. An optional peer:
+   * rejects, naming the packages, unless @peculiar/x509 and reflect-metadata are installed.
    */
   async x509(): Promise<X509Certificate> {
-    await import('reflect-metadata')
-    const { X509Certificate: Peculiar } = await import('@peculiar/x509')
+    const { X509Certificate: Peculiar } = await loadPeculiarX509()
     return new Peculiar(this.der as Uint8Array<ArrayBuffer>)
   }
 

@@ -21,7 +21,7 @@ import fc from 'fast-check'
 import { Hono } from 'hono'
 import { digestHex } from '../../src/x509/certificate.ts'
 import { CertgateError, type CertgateErrorCode } from '../../src/errors.ts'
-import { clientCert, type ClientCertMiddlewareOptions } from '../../src/adapters/hono.ts'
+import { clientCert, type ClientCertEnv, type ClientCertMiddlewareOptions } from '../../src/adapters/hono.ts'
 import { decodeCertificates, encodePem } from '../../src/x509/pem.ts'
 import {
   createTestCertificate,
@@ -653,17 +653,17 @@ const MASKED_INTERNAL_ERROR = 'The client certificate was refused.'
 
 interface Apps {
   /** The everyday configuration: allow by CN, every other option at its default. */
-  standard: Hono
+  standard: Hono<ClientCertEnv>
   /** The same without the verdict caches, for timing a slow case again. */
-  standardFresh: Hono
+  standardFresh: Hono<ClientCertEnv>
   /** A 1 MiB header limit and no cache: huge values reach the parser, not just the size check. */
-  big: Hono
+  big: Hono<ClientCertEnv>
 }
 
 type AppName = 'standard' | 'big'
 
-function appWith(options: ClientCertMiddlewareOptions): Hono {
-  const app = new Hono()
+function appWith(options: ClientCertMiddlewareOptions): Hono<ClientCertEnv> {
+  const app = new Hono<ClientCertEnv>()
   app.use('/api/*', clientCert(options))
   app.get('/api/cert-info', (c) => c.json(c.var.clientCert))
   return app

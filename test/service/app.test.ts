@@ -9,16 +9,16 @@ import assert from 'node:assert/strict'
 import { Hono } from 'hono'
 import type { ConnInfo, GetConnInfo } from 'hono/conninfo'
 import { parseServiceConfig, type ServiceConfig } from '../../src/service/config.ts'
-import { createServiceApp, onError, traceHeaders } from '../../src/service/app.ts'
+import { createServiceApp, onError } from '../../src/service/app.ts'
+import { traceHeaders } from '../../src/service/trace-context.ts'
 import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../../src/testing/index.ts'
 import { createTestCrl } from '../support/pki.ts'
 import {
   daprSidecar,
   freePort,
   jsonBackend,
-  listen as listenLoopback,
+  loopbackSet,
   type Loopback,
-  type LoopbackHandler,
   sendJson,
 } from '../support/loopback.ts'
 
@@ -26,19 +26,15 @@ const BOUNDED = { timeout: 10_000 }
 const OUTBOUND_TIMEOUT_MS = 500
 const SLACK_MS = 1000
 const ALLOWED_CN = 'api-client.contoso.com'
+/** What `parseServiceConfig` needs to accept an environment at all. */
+const ALLOWLIST = { ALLOWED_CERT_COMMON_NAMES: ALLOWED_CN }
 const DAPR_TOKEN = 'sidecar-token-123'
 const BACKEND_HEALTH = { status: 'healthy', service: 'backend' }
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
 const TRACESTATE = 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7'
 
-const open: Loopback[] = []
-
-/** A loopback server that the suite's `after` closes. */
-async function listen(handler: LoopbackHandler): Promise<Loopback> {
-  const loopback = await listenLoopback(handler)
-  open.push(loopback)
-  return loopback
-}
+/** Loopback servers that the suite's `after` closes. */
+const { listen, closeAll } = loopbackSet()
 
 /** A backend app: `/health` answers JSON, anything else 404. */
 const backend = jsonBackend({ '/health': BACKEND_HEALTH })
@@ -90,6 +86,7 @@ describe('reference service', () => {
       clientCertSource: 'xfcc',
       trust: null,
       trustedProxies: null,
+      refuseDaprInvoked: true,
       ...overrides,
     }
   }
@@ -124,7 +121,7 @@ describe('reference service', () => {
   })
 
   after(async () => {
-    await Promise.all(open.map((server) => server.close()))
+    await closeAll()
   })
 
   describe('GET /health', () => {
@@ -361,7 +358,7 @@ describe('reference service', () => {
       revoked = await pki.issue({ commonName: ALLOWED_CN })
       const crl = await createTestCrl({ issuer: pki.intermediate, revoked: [revoked] })
       const files: Record<string, string> = { '/ca.pem': pki.root.pem + pki.intermediate.pem }
-      const env = { TRUSTED_CA_CERTS: '/ca.pem', CRL_FILES: '/int.crl' }
+      const env = { ...ALLOWLIST, TRUSTED_CA_CERTS: '/ca.pem', CRL_FILES: '/int.crl' }
       const readFile = (path: string): Uint8Array =>
         path === '/int.crl' ? crl.der : new TextEncoder().encode(files[path])
       trusted = configWith({ trust: parseServiceConfig(env, { readFile }).trust })
@@ -408,7 +405,8 @@ describe('reference service', () => {
 
     function proxied(): ServiceConfig {
       return configWith({
-        trustedProxies: parseServiceConfig({ TRUSTED_PROXY_CIDRS: '10.0.0.0/8' }).trustedProxies,
+        trustedProxies: parseServiceConfig({ ...ALLOWLIST, TRUSTED_PROXY_CIDRS: '10.0.0.0/8' })
+          .trustedProxies,
       })
     }
 
@@ -436,7 +434,7 @@ describe('reference service', () => {
 
   describe('CLIENT_CERT_SOURCE=nginx', () => {
     function nginxApp(): Hono {
-      const source = parseServiceConfig({ CLIENT_CERT_SOURCE: 'nginx' }).clientCertSource
+      const source = parseServiceConfig({ ...ALLOWLIST, CLIENT_CERT_SOURCE: 'nginx' }).clientCertSource
       return createServiceApp(configWith({ clientCertSource: source }))
     }
 

@@ -11,13 +11,25 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, parseServiceConfig, type ReadFile } from '../../src/service/config.ts'
-import type { ServiceConfig } from '../../src/service/config.ts'
+import type { ParseServiceConfigOptions, ServiceConfig } from '../../src/service/config.ts'
 import { SOURCE_NAMES } from '../../src/sources/index.ts'
 import { createTestPki, type TestCertificate, type TestPki } from '../../src/testing/index.ts'
 import { createTestCrl, type TestCrl } from '../support/pki.ts'
 
 const HEX64 = 'ab'.repeat(32)
 const HEX64_UPPER = HEX64.toUpperCase()
+
+/** The CN allowlist the service needs to start at all, for tests about other variables. */
+const ALLOWLIST = { ALLOWED_CERT_COMMON_NAMES: 'api-client.contoso.com' }
+
+/** `parseServiceConfig`, with {@link ALLOWLIST} unless `env` sets an allowlist variable itself. */
+function parse(
+  env: Record<string, string | undefined>,
+  options?: ParseServiceConfigOptions
+): ServiceConfig {
+  const setsAllowlist = 'ALLOWED_CERT_THUMBPRINTS' in env || 'ALLOWED_CERT_COMMON_NAMES' in env
+  return parseServiceConfig(setsAllowlist ? env : { ...ALLOWLIST, ...env }, options)
+}
 
 /** A reader over `files` that records every path asked for; anything else is ENOENT. */
 function memoryFiles(files: Record<string, string | Uint8Array>): ReadFile & { asked: string[] } {
@@ -39,7 +51,7 @@ function configError(
   readFile?: ReadFile
 ): ConfigError {
   try {
-    parseServiceConfig(env, readFile === undefined ? {} : { readFile })
+    parse(env, readFile === undefined ? {} : { readFile })
   } catch (error) {
     assert.ok(error instanceof ConfigError, 'expected a ConfigError')
     return error
@@ -62,7 +74,7 @@ function assertRefused(
 }
 
 describe('parseServiceConfig', () => {
-  it('applies every default to an empty environment', () => {
+  it('applies every default beside the allowlist, which has none', () => {
     const expected: ServiceConfig = {
       port: 8000,
       allowedThumbprints: [],
@@ -76,18 +88,19 @@ describe('parseServiceConfig', () => {
       clientCertSource: 'xfcc',
       trust: null,
       trustedProxies: null,
+      refuseDaprInvoked: true,
     }
-    assert.deepEqual(parseServiceConfig({}), expected)
+    assert.deepEqual(parse(ALLOWLIST), expected)
   })
 
   it('treats a variable set to undefined as unset and ignores unknown variables', () => {
-    const config = parseServiceConfig({ PORT: undefined, PATH: '/usr/bin', HOME: '', FOO: 'x' })
+    const config = parse({ PORT: undefined, PATH: '/usr/bin', HOME: '', FOO: 'x' })
     assert.equal(config.port, 8000)
-    assert.equal(Object.keys(config).length, 12)
+    assert.equal(Object.keys(config).length, 13)
   })
 
   it('reads every variable when set', () => {
-    const config = parseServiceConfig({
+    const config = parse({
       PORT: '8443',
       ALLOWED_CERT_THUMBPRINTS: HEX64,
       ALLOWED_CERT_COMMON_NAMES: 'a.example, b.example',
@@ -99,6 +112,7 @@ describe('parseServiceConfig', () => {
       CLIENT_CERT_MODE: 'accept',
       CLIENT_CERT_SOURCE: 'nginx',
       TRUSTED_PROXY_CIDRS: '10.0.0.0/8',
+      REFUSE_DAPR_INVOKED: 'false',
     })
     assert.deepEqual(config, {
       port: 8443,
@@ -113,6 +127,7 @@ describe('parseServiceConfig', () => {
       clientCertSource: 'nginx',
       trust: null,
       trustedProxies: ['10.0.0.0/8'],
+      refuseDaprInvoked: false,
     })
   })
 
@@ -120,8 +135,8 @@ describe('parseServiceConfig', () => {
     for (const variable of ['PORT', 'DAPR_HTTP_PORT'] as const) {
       const field = variable === 'PORT' ? 'port' : 'daprHttpPort'
       it(`${variable} accepts 1 and 65535`, () => {
-        assert.equal(parseServiceConfig({ [variable]: '1' })[field], 1)
-        assert.equal(parseServiceConfig({ [variable]: '65535' })[field], 65535)
+        assert.equal(parse({ [variable]: '1' })[field], 1)
+        assert.equal(parse({ [variable]: '65535' })[field], 65535)
       })
       const bad = ['', '0', '65536', '0x10', '1e3', ' 80', '80 ', '-1', '+80', '8.5', 'eighty']
       for (const value of bad) {
@@ -135,8 +150,8 @@ describe('parseServiceConfig', () => {
 
   describe('OUTBOUND_TIMEOUT_MS', () => {
     it('accepts 1 and 600000', () => {
-      assert.equal(parseServiceConfig({ OUTBOUND_TIMEOUT_MS: '1' }).outboundTimeoutMs, 1)
-      assert.equal(parseServiceConfig({ OUTBOUND_TIMEOUT_MS: '600000' }).outboundTimeoutMs, 600000)
+      assert.equal(parse({ OUTBOUND_TIMEOUT_MS: '1' }).outboundTimeoutMs, 1)
+      assert.equal(parse({ OUTBOUND_TIMEOUT_MS: '600000' }).outboundTimeoutMs, 600000)
     })
     for (const bad of ['', '0', '600001', '1e3', '5s', '-5', '2.5']) {
       it(`refuses ${JSON.stringify(bad)}`, () => {
@@ -150,19 +165,19 @@ describe('parseServiceConfig', () => {
       const colons = HEX64.match(/../g)!.join(':')
       const spaces = HEX64_UPPER.match(/../g)!.join(' ')
       const other = 'cd'.repeat(32)
-      const config = parseServiceConfig({
+      const config = parse({
         ALLOWED_CERT_THUMBPRINTS: `sha256:${colons}, SHA256:${other} ,${spaces}`,
       })
       assert.deepEqual(config.allowedThumbprints, [HEX64_UPPER, other.toUpperCase()])
     })
 
     it('accepts the sha-256: prefix the library accepts', () => {
-      const config = parseServiceConfig({ ALLOWED_CERT_THUMBPRINTS: `sha-256:${HEX64}, SHA-256:${HEX64}` })
+      const config = parse({ ALLOWED_CERT_THUMBPRINTS: `sha-256:${HEX64}, SHA-256:${HEX64}` })
       assert.deepEqual(config.allowedThumbprints, [HEX64_UPPER])
     })
 
     it('skips empty entries such as a trailing comma', () => {
-      const config = parseServiceConfig({ ALLOWED_CERT_THUMBPRINTS: `,${HEX64},,` })
+      const config = parse({ ALLOWED_CERT_THUMBPRINTS: `,${HEX64},,` })
       assert.deepEqual(config.allowedThumbprints, [HEX64_UPPER])
     })
 
@@ -194,22 +209,21 @@ describe('parseServiceConfig', () => {
 
   describe('ALLOWED_CERT_COMMON_NAMES', () => {
     it('splits and trims a comma list', () => {
-      const config = parseServiceConfig({ ALLOWED_CERT_COMMON_NAMES: ' a.example ,b.example,, ' })
+      const config = parse({ ALLOWED_CERT_COMMON_NAMES: ' a.example ,b.example,, ' })
       assert.deepEqual(config.allowedCommonNames, ['a.example', 'b.example'])
     })
 
     it('means no common names when set to an empty string', () => {
-      const config = parseServiceConfig({
+      const config = parse({
         ALLOWED_CERT_COMMON_NAMES: '',
         ALLOWED_CERT_THUMBPRINTS: HEX64,
       })
       assert.deepEqual(config.allowedCommonNames, [])
     })
 
-    it('admits the default CN only when no thumbprint is pinned either', () => {
-      assert.deepEqual(parseServiceConfig({}).allowedCommonNames, ['api-client.contoso.com'])
-      assert.deepEqual(parseServiceConfig({ ALLOWED_CERT_THUMBPRINTS: HEX64 }).allowedCommonNames, [])
-      const both = parseServiceConfig({ ALLOWED_CERT_THUMBPRINTS: HEX64, ALLOWED_CERT_COMMON_NAMES: 'a.example' })
+    it('admits no CN when only thumbprints are pinned', () => {
+      assert.deepEqual(parse({ ALLOWED_CERT_THUMBPRINTS: HEX64 }).allowedCommonNames, [])
+      const both = parse({ ALLOWED_CERT_THUMBPRINTS: HEX64, ALLOWED_CERT_COMMON_NAMES: 'a.example' })
       assert.deepEqual(both.allowedCommonNames, ['a.example'])
     })
   })
@@ -231,7 +245,7 @@ describe('parseServiceConfig', () => {
     ]
     for (const [input, expected] of good) {
       it(`accepts ${input}`, () => {
-        assert.equal(parseServiceConfig({ DIRECT_BACKEND_URL: input }).directBackendUrl, expected)
+        assert.equal(parse({ DIRECT_BACKEND_URL: input }).directBackendUrl, expected)
       })
     }
     const bad: Array<[string, RegExp]> = [
@@ -262,8 +276,8 @@ describe('parseServiceConfig', () => {
 
   describe('DAPR_API_TOKEN', () => {
     it('is null when unset or empty', () => {
-      assert.equal(parseServiceConfig({}).daprApiToken, null)
-      assert.equal(parseServiceConfig({ DAPR_API_TOKEN: '' }).daprApiToken, null)
+      assert.equal(parse({}).daprApiToken, null)
+      assert.equal(parse({ DAPR_API_TOKEN: '' }).daprApiToken, null)
     })
 
     it('refuses a value that cannot be a header, without echoing it', () => {
@@ -278,8 +292,8 @@ describe('parseServiceConfig', () => {
 
   describe('CLIENT_CERT_MODE', () => {
     it('accepts require and accept in any case', () => {
-      assert.equal(parseServiceConfig({ CLIENT_CERT_MODE: 'Accept' }).clientCertMode, 'accept')
-      assert.equal(parseServiceConfig({ CLIENT_CERT_MODE: 'REQUIRE' }).clientCertMode, 'require')
+      assert.equal(parse({ CLIENT_CERT_MODE: 'Accept' }).clientCertMode, 'accept')
+      assert.equal(parse({ CLIENT_CERT_MODE: 'REQUIRE' }).clientCertMode, 'require')
     })
     for (const bad of ['', 'ignore', 'optional', ' require']) {
       it(`refuses ${JSON.stringify(bad)}`, () => {
@@ -341,11 +355,11 @@ describe('parseServiceConfig', () => {
 
 describe('CLIENT_CERT_SOURCE', () => {
   it('defaults to xfcc and accepts every source name, in any case', () => {
-    assert.equal(parseServiceConfig({}).clientCertSource, 'xfcc')
+    assert.equal(parse({}).clientCertSource, 'xfcc')
     for (const name of SOURCE_NAMES.filter((n) => n !== 'alb-passthrough' && n !== 'app-service')) {
-      assert.equal(parseServiceConfig({ CLIENT_CERT_SOURCE: name }).clientCertSource, name)
+      assert.equal(parse({ CLIENT_CERT_SOURCE: name }).clientCertSource, name)
     }
-    assert.equal(parseServiceConfig({ CLIENT_CERT_SOURCE: 'NGINX' }).clientCertSource, 'nginx')
+    assert.equal(parse({ CLIENT_CERT_SOURCE: 'NGINX' }).clientCertSource, 'nginx')
   })
 
   it('refuses sources whose proxy forwards unverified certificates unless TRUSTED_CA_CERTS is set', () => {
@@ -366,11 +380,11 @@ describe('CLIENT_CERT_SOURCE', () => {
 
 describe('TRUSTED_PROXY_CIDRS', () => {
   it('is null when unset: the header is honoured from any address', () => {
-    assert.equal(parseServiceConfig({}).trustedProxies, null)
+    assert.equal(parse({}).trustedProxies, null)
   })
 
   it('reads a comma list of IPv4 and IPv6 CIDRs and plain IPs, dropping empties', () => {
-    const config = parseServiceConfig({
+    const config = parse({
       TRUSTED_PROXY_CIDRS: ' 10.0.0.0/8, fd00::/8,,127.0.0.1 ,::ffff:10.0.0.0/104,10.0.0.0/8,',
     })
     assert.deepEqual(config.trustedProxies, [
@@ -423,11 +437,11 @@ describe('TRUSTED_CA_CERTS and CRL_FILES', () => {
   })
 
   it('is null when unset: allowlists only', () => {
-    assert.equal(parseServiceConfig({}).trust, null)
+    assert.equal(parse({}).trust, null)
   })
 
   it('takes PEM text itself: self-signed CAs are roots, the others intermediates', () => {
-    const config = parseServiceConfig({ TRUSTED_CA_CERTS: pki.intermediate.pem + pki.root.pem })
+    const config = parse({ TRUSTED_CA_CERTS: pki.intermediate.pem + pki.root.pem })
     assert.deepEqual(config.trust, {
       roots: [pki.root.pem],
       intermediates: [pki.intermediate.pem],
@@ -437,7 +451,7 @@ describe('TRUSTED_CA_CERTS and CRL_FILES', () => {
 
   it('takes PEM text with literal \\n, as a single-line setting carries it', () => {
     const oneLine = (pki.root.pem + pki.intermediate.pem).replace(/\n/g, '\\n')
-    const config = parseServiceConfig({ TRUSTED_CA_CERTS: oneLine })
+    const config = parse({ TRUSTED_CA_CERTS: oneLine })
     assert.deepEqual(config.trust?.roots, [pki.root.pem])
     assert.deepEqual(config.trust?.intermediates, [pki.intermediate.pem])
   })
@@ -447,7 +461,7 @@ describe('TRUSTED_CA_CERTS and CRL_FILES', () => {
       `# our CAs\nsubject=CN = certgate test root CA\n${pki.root.pem}\n` +
       `subject=CN = certgate test intermediate CA\n${pki.intermediate.pem}`
     const files = memoryFiles({ '/etc/certgate/ca.pem': bundle })
-    const config = parseServiceConfig(
+    const config = parse(
       { TRUSTED_CA_CERTS: '/etc/certgate/ca.pem' },
       { readFile: files }
     )
@@ -465,21 +479,21 @@ describe('TRUSTED_CA_CERTS and CRL_FILES', () => {
     writeFileSync(pemPath, pki.root.pem + pki.intermediate.pem)
     writeFileSync(derPath, pki.root.der)
     const readFile: ReadFile = (path) => readFileSync(path)
-    const fromPem = parseServiceConfig({ TRUSTED_CA_CERTS: pemPath }, { readFile })
+    const fromPem = parse({ TRUSTED_CA_CERTS: pemPath }, { readFile })
     assert.equal(fromPem.trust?.roots.length, 1)
     assert.equal(fromPem.trust?.intermediates.length, 1)
-    const fromDer = parseServiceConfig({ TRUSTED_CA_CERTS: derPath }, { readFile })
+    const fromDer = parse({ TRUSTED_CA_CERTS: derPath }, { readFile })
     assert.deepEqual(fromDer.trust?.roots, [pki.root.pem])
   })
 
   it('anchors at a CA whose issuer the bundle does not hold', () => {
-    const config = parseServiceConfig({ TRUSTED_CA_CERTS: pki.intermediate.pem })
+    const config = parse({ TRUSTED_CA_CERTS: pki.intermediate.pem })
     assert.deepEqual(config.trust?.roots, [pki.intermediate.pem])
     assert.deepEqual(config.trust?.intermediates, [])
   })
 
   it('counts a certificate listed twice once', () => {
-    const config = parseServiceConfig({ TRUSTED_CA_CERTS: pki.root.pem + pki.root.pem })
+    const config = parse({ TRUSTED_CA_CERTS: pki.root.pem + pki.root.pem })
     assert.deepEqual(config.trust?.roots, [pki.root.pem])
   })
 
@@ -530,7 +544,7 @@ describe('TRUSTED_CA_CERTS and CRL_FILES', () => {
       '/int.crl': crl.pem,
       '/root.crl': rootCrl.der,
     })
-    const config = parseServiceConfig(
+    const config = parse(
       { TRUSTED_CA_CERTS: '/ca.pem', CRL_FILES: ' /int.crl, /root.crl ,' },
       { readFile: files }
     )
@@ -538,9 +552,9 @@ describe('TRUSTED_CA_CERTS and CRL_FILES', () => {
   })
 
   it('CRL_FILES set to an empty list adds no CRL', () => {
-    const config = parseServiceConfig({ TRUSTED_CA_CERTS: pki.root.pem, CRL_FILES: '' })
+    const config = parse({ TRUSTED_CA_CERTS: pki.root.pem, CRL_FILES: '' })
     assert.deepEqual(config.trust?.crls, [])
-    assert.equal(parseServiceConfig({ CRL_FILES: '' }).trust, null)
+    assert.equal(parse({ CRL_FILES: '' }).trust, null)
   })
 
   it('refuses CRL_FILES without TRUSTED_CA_CERTS, reading no file', () => {

@@ -203,9 +203,19 @@ describe('service processes', { skip }, () => {
     assert.doesNotMatch(service.stdout(), /listening/)
   })
 
+  it('stops before listening without an allowlist, naming the variables to set', SPAWNS, async () => {
+    const service = start(NODE, ['--import', 'tsx', 'src/service/main.ts'], {})
+    const exit = await within(service.exited, START_TIMEOUT_MS, 'exit without an allowlist')
+    assert.equal(exit.code, 1, service.stderr())
+    assert.match(service.stderr(), /Invalid configuration \(1 problem\)/)
+    assert.match(service.stderr(), /set ALLOWED_CERT_THUMBPRINTS .* or ALLOWED_CERT_COMMON_NAMES/)
+    assert.doesNotMatch(service.stdout(), /listening/)
+  })
+
   it('stops before listening when TRUSTED_CA_CERTS names a missing file', SPAWNS, async () => {
     const missing = `${ROOT}test/service/no-such-ca-bundle.pem`
     const service = start(NODE, ['--import', 'tsx', 'src/service/main.ts'], {
+      ALLOWED_CERT_COMMON_NAMES: ALLOWED_CN,
       TRUSTED_CA_CERTS: missing,
     })
     const exit = await within(service.exited, START_TIMEOUT_MS, 'exit on a missing CA bundle')
@@ -230,7 +240,8 @@ describe('service processes', { skip }, () => {
     assert.equal(
       startLine,
       `certgate service listening on http://127.0.0.1:${port} ` +
-        '(client-cert mode require, source xfcc, 1 allowed thumbprint, 1 allowed common name, ' +
+        '(client-cert mode require, source xfcc, Dapr-invoked requests refused, ' +
+        '1 allowed thumbprint, 1 allowed common name, ' +
         'trust off, 1 trusted proxy range)'
     )
     assert.ok(!service.stdout().toLowerCase().includes(pinned.thumbprint.toLowerCase()))

@@ -35,10 +35,21 @@ export type LoopbackHandler = (req: IncomingMessage, res: ServerResponse) => voi
 export interface DaprSidecarOptions {
   apps: Record<string, string>
   token?: string
+  /** The app-id of the app this sidecar runs beside, sent on as `dapr-caller-app-id`. */
+  appId?: string
 }
 
-/** A server on 127.0.0.1 (a free port) that records each request and answers with `handler`. */
-export async function listen(handler: LoopbackHandler): Promise<Loopback> {
+/** Options for {@link listen}. */
+export interface ListenOptions {
+  /** Default 0: a free port. A given one brings a closed server back where it was. */
+  port?: number
+}
+
+/** A server on 127.0.0.1 that records each request and answers with `handler`. */
+export async function listen(
+  handler: LoopbackHandler,
+  options: ListenOptions = {}
+): Promise<Loopback> {
   const seen: Seen[] = []
   const sockets = new Set<Socket>()
   const server = createServer((req, res) => {
@@ -57,7 +68,10 @@ export async function listen(handler: LoopbackHandler): Promise<Loopback> {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 0, '127.0.0.1', resolve)
+  })
   const { port } = server.address() as AddressInfo
   let closed: Promise<void> | null = null
   return {
@@ -71,6 +85,27 @@ export async function listen(handler: LoopbackHandler): Promise<Loopback> {
         server.close(() => resolve())
       })
       return closed
+    },
+  }
+}
+
+/** Servers started through one `listen`, closed together by `closeAll` (a suite's `after`). */
+export interface LoopbackSet {
+  listen: (handler: LoopbackHandler, options?: ListenOptions) => Promise<Loopback>
+  closeAll: () => Promise<void>
+}
+
+/** A {@link LoopbackSet}: every server its `listen` starts, `closeAll` closes. */
+export function loopbackSet(): LoopbackSet {
+  const open: Loopback[] = []
+  return {
+    listen: async function listenTracked(handler, options): Promise<Loopback> {
+      const loopback = await listen(handler, options)
+      open.push(loopback)
+      return loopback
+    },
+    closeAll: async function closeAll(): Promise<void> {
+      await Promise.all(open.map((server) => server.close()))
     },
   }
 }
@@ -111,8 +146,9 @@ export function jsonBackend(routes: Record<string, unknown>): LoopbackHandler {
  * request without the right `dapr-api-token` gets 401 text/plain `invalid api token`; the target
  * comes from the `dapr-app-id` header (the path is then the method) or from
  * `/v1.0/invoke/{app-id}/method/{method}`; neither → 404 ERR_DIRECT_INVOKE; an unknown app-id or
- * an app that cannot be reached → 500 ERR_DIRECT_INVOKE; otherwise the call goes to the app,
- * without the Dapr headers, and its status and body come back as they are.
+ * an app that cannot be reached → 500 ERR_DIRECT_INVOKE; otherwise the call goes to the app
+ * with the caller's other headers as they are, plus the `dapr-caller-app-id` and
+ * `dapr-callee-app-id` daprd adds, and its status and body come back as they are.
  *
  * @example
  * const sidecar = await listen(daprSidecar({ apps: { backend: api.url } }))
@@ -143,6 +179,8 @@ export function daprSidecar(options: DaprSidecarOptions): LoopbackHandler {
       if (['dapr-api-token', 'dapr-app-id', 'host', 'connection'].includes(name)) continue
       if (typeof value === 'string') headers.set(name, value)
     }
+    headers.set('dapr-caller-app-id', options.appId ?? 'caller')
+    headers.set('dapr-callee-app-id', target.appId)
     let upstream: Response
     try {
       upstream = await fetch(`${base}/${target.method}`, { method: req.method, headers })
