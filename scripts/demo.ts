@@ -3,9 +3,12 @@
  * with the test kit, starts a backend and a stand-in Dapr sidecar on loopback ports, starts the
  * service exactly as `npm start` would (a child `node` process configured by the environment),
  * sends requests with the X-Forwarded-Client-Cert headers the ACA ingress would write — and
- * some it never would — then prints what was asked, the status and why. Any status or code other
- * than the expected one makes it exit 1, so it doubles as a smoke test. Everything it starts it
- * stops: on success, on failure and on Ctrl-C.
+ * some it never would: an element injected through a URI SAN, a forged header through the Dapr
+ * sidecar — then prints what was asked, the status and why. Then it compares the two outbound
+ * paths (`demo-paths.ts`): their median times, and what each answers when the backend hangs, the
+ * backend is down or the sidecar is down. Any status or code other than the expected one makes
+ * it exit 1, so it doubles as a smoke test. Everything it starts it stops: on success, on
+ * failure and on Ctrl-C.
  * @module
  */
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -18,13 +21,18 @@ import {
   jsonBackend,
   listen,
   type Loopback,
+  type LoopbackHandler,
 } from '../test/support/loopback.ts'
+import { comparePaths } from './demo-paths.ts'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const ALLOWED_CN = 'api-client.contoso.com'
 const BACKEND_HEALTH = { status: 'healthy', app: 'backend' }
 const START_TIMEOUT_MS = 15_000
 const REQUEST_TIMEOUT_MS = 5_000
+// Short, so that the hanging-backend row costs one second per path.
+const OUTBOUND_TIMEOUT_MS = 1_000
+const TIMED_CALLS = 50
 const STOP_TIMEOUT_MS = 5_000
 const DAY_MS = 24 * 60 * 60 * 1000
 
@@ -32,12 +40,12 @@ const DAY_MS = 24 * 60 * 60 * 1000
 interface Step {
   what: string
   path: string
+  /** Default: the service. `sidecar`: another app invoking the service through Dapr. */
+  via?: 'sidecar'
   xfcc?: string
   status: number
-  /** The problem `code` a refusal must carry. */
-  code?: string
-  /** Runs before the request: the outbound failure stops the backend here. */
-  prepare?: () => Promise<void>
+  /** The problem `code` a refusal must carry; one of several when the library may say either. */
+  code?: string | readonly string[]
 }
 
 /** A row of the table. */
@@ -64,11 +72,17 @@ interface ServiceProcess {
   output: () => string
 }
 
-/** The allowed, unknown and expired clients, issued by one throwaway intermediate. */
+/**
+ * The allowed, unknown and expired clients, issued by one throwaway intermediate, and an
+ * attacker's certificate from another CA whose URI SAN carries the allowed one's element.
+ */
 interface Clients {
   allowed: TestCertificate
   unknown: TestCertificate
   expired: TestCertificate
+  injector: TestCertificate
+  /** The injector's URI SAN, which Envoy writes into the header raw. */
+  injectedUri: string
 }
 
 async function main(): Promise<number> {
@@ -86,9 +100,13 @@ async function main(): Promise<number> {
 
   try {
     const clients = await makeClients()
-    const backend = await listen(jsonBackend({ '/health': BACKEND_HEALTH }))
+    let hanging = false
+    const healthy = jsonBackend({ '/health': BACKEND_HEALTH })
+    const backendHandler: LoopbackHandler = (req, res) => (hanging ? undefined : healthy(req, res))
+    let backend = await listen(backendHandler)
     started.servers.push(backend)
-    const sidecar = await listen(daprSidecar({ apps: { backend: backend.url } }))
+    const apps: Record<string, string> = { backend: backend.url }
+    const sidecar = await listen(daprSidecar({ apps, appId: 'intruder' }))
     started.servers.push(sidecar)
     const service = await startService(started, {
       PORT: String(await freePort()),
@@ -97,31 +115,41 @@ async function main(): Promise<number> {
       DIRECT_BACKEND_URL: backend.url,
       DAPR_HTTP_PORT: String(sidecar.port),
       DAPR_TARGET_APP_ID: 'backend',
-      OUTBOUND_TIMEOUT_MS: '2000',
+      OUTBOUND_TIMEOUT_MS: String(OUTBOUND_TIMEOUT_MS),
     })
-
-    console.log('certgate demo: a throwaway PKI, a backend, a Dapr stand-in and the service\n')
-    const health = JSON.stringify(BACKEND_HEALTH)
-    console.log(`  PKI            root CA → intermediate CA → ${ALLOWED_CN} (allowed),`)
-    console.log(`                 intruder.example (unknown), and an expired ${ALLOWED_CN}`)
-    console.log(`  backend        ${backend.url}  GET /health → ${health}`)
-    console.log(`  Dapr stand-in  ${sidecar.url}  app-id backend → the backend`)
-    console.log('  service        node --import tsx src/service/main.ts (the `npm start` entry):')
-    console.log(`                 ${service.startLine}\n`)
+    // The stand-in also routes to the service, as another app's sidecar would in ACA.
+    apps.certgate = service.url
+    printSetup(backend, sidecar, service)
 
     const rows: Row[] = []
-    for (const step of steps(clients, backend)) {
-      await step.prepare?.()
-      rows.push(await send(service.url, step))
+    for (const step of steps(clients)) {
+      rows.push(await send(step.via === 'sidecar' ? sidecarBase(sidecar) : service.url, step))
     }
     printTable(rows)
 
-    const failed = rows.filter((row) => !row.ok).length
+    const paths = await comparePaths(
+      {
+        service: service.url,
+        xfcc: xfccHeader(clients.allowed),
+        requestTimeoutMs: REQUEST_TIMEOUT_MS,
+        setBackendHanging: (value) => (hanging = value),
+        backend: () => backend,
+        restartBackend: async () => {
+          backend = await listen(backendHandler, { port: backend.port })
+          started.servers.push(backend)
+        },
+        sidecar,
+      },
+      TIMED_CALLS
+    )
+
+    const checks = rows.length + paths.checks
+    const failed = rows.filter((row) => !row.ok).length + paths.failed
     if (failed === 0) {
-      console.log(`\n${rows.length} requests, all as expected`)
+      console.log(`\n${checks} requests, all as expected`)
       return 0
     }
-    console.log(`\n${rows.length} requests, ${failed} NOT as expected`)
+    console.log(`\n${checks} requests, ${failed} NOT as expected`)
     console.log(`\nservice output:\n${service.output()}`)
     return 1
   } finally {
@@ -141,12 +169,37 @@ async function makeClients(): Promise<Clients> {
     notBefore: new Date(now - 2 * DAY_MS),
     notAfter: new Date(now - DAY_MS),
   })
-  return { allowed, unknown, expired }
+  // `,Hash=…;Cert="…"` of the allowed certificate (public, no key needed): if Envoy's one
+  // element ended at that comma, the rightmost element would be the allowed client.
+  const victim = xfccHeader(allowed, { style: 'aca', chain: false }).replace(/;$/, '')
+  const injectedUri = `spiffe://attacker.example/app,${victim}`
+  const rogue = await createTestPki()
+  const injector = await rogue.issue({ commonName: 'attacker.example', uris: [injectedUri] })
+  return { allowed, unknown, expired, injector, injectedUri }
 }
 
-/** The requests, in order; the last one stops the backend first, so it must stay last. */
-function steps(clients: Clients, backend: Loopback): Step[] {
-  const { allowed, unknown, expired } = clients
+/** What the demo started, and where. */
+function printSetup(backend: Loopback, sidecar: Loopback, service: ServiceProcess): void {
+  console.log('certgate demo: a throwaway PKI, a backend, a Dapr stand-in and the service\n')
+  const health = JSON.stringify(BACKEND_HEALTH)
+  console.log(`  PKI            root CA → intermediate CA → ${ALLOWED_CN} (allowed),`)
+  console.log(`                 intruder.example (unknown), and an expired ${ALLOWED_CN};`)
+  console.log('                 another CA → attacker.example (its URI SAN carries an element)')
+  console.log(`  backend        ${backend.url}  GET /health → ${health}`)
+  console.log(`  Dapr stand-in  ${sidecar.url}  app-id backend → the backend,`)
+  console.log('                 app-id certgate → the service (another app invoking it)')
+  console.log('  service        node --import tsx src/service/main.ts (the `npm start` entry):')
+  console.log(`                 ${service.startLine}\n`)
+}
+
+/** The stand-in's invoke URL for the service: `<base>/cert-info` reaches its `/cert-info`. */
+function sidecarBase(sidecar: Loopback): string {
+  return `${sidecar.url}/v1.0/invoke/certgate/method`
+}
+
+/** The requests, in order. */
+function steps(clients: Clients): Step[] {
+  const { allowed, unknown, expired, injector, injectedUri } = clients
   return [
     { what: '/health, no certificate (ACA probes)', path: '/health', status: 200 },
     {
@@ -197,24 +250,20 @@ function steps(clients: Clients, backend: Loopback): Step[] {
       code: 'ERR_CERT_HASH_MISMATCH',
     },
     {
-      what: '/call-backend/dapr, allowed cert',
-      path: '/call-backend/dapr',
-      xfcc: xfccHeader(allowed),
-      status: 200,
+      // Envoy writes URI SANs raw: the SAN's `,` would start an element of the attacker's text.
+      what: '/cert-info, element injected through a URI SAN',
+      path: '/cert-info',
+      xfcc: `${xfccHeader(injector, { uris: [] })};URI=${injectedUri}`,
+      status: 403,
+      code: ['ERR_HEADER_INCONSISTENT', 'ERR_HEADER_MALFORMED'],
     },
     {
-      what: '/call-backend/direct, allowed cert',
-      path: '/call-backend/direct',
+      what: '/cert-info through the Dapr sidecar, forged XFCC',
+      path: '/cert-info',
+      via: 'sidecar',
       xfcc: xfccHeader(allowed),
-      status: 200,
-    },
-    {
-      what: '/call-backend/direct, backend stopped',
-      path: '/call-backend/direct',
-      xfcc: xfccHeader(allowed),
-      status: 502,
-      code: 'ERR_UPSTREAM_UNREACHABLE',
-      prepare: backend.close,
+      status: 403,
+      code: 'ERR_PROXY_UNTRUSTED',
     },
   ]
 }
@@ -278,7 +327,8 @@ async function startService(
 async function send(base: string, step: Step): Promise<Row> {
   const headers: Record<string, string> = {}
   if (step.xfcc !== undefined) headers['x-forwarded-client-cert'] = step.xfcc
-  const expected = step.code === undefined ? String(step.status) : `${step.status} ${step.code}`
+  const codes = step.code === undefined ? [] : typeof step.code === 'string' ? [step.code] : step.code
+  const expected = [String(step.status), codes.join(' or ')].join(' ').trimEnd()
   const row = { what: `GET ${step.what}`, expected }
   let response: Response
   let body: Record<string, unknown>
@@ -292,7 +342,9 @@ async function send(base: string, step: Step): Promise<Row> {
     return { ...row, status: null, why: `no answer: ${(error as Error).message}`, ok: false }
   }
   const code = typeof body.code === 'string' ? body.code : undefined
-  const ok = response.status === step.status && code === step.code
+  const ok =
+    response.status === step.status &&
+    (code === undefined ? codes.length === 0 : codes.includes(code))
   return { ...row, status: response.status, why: explain(body), ok }
 }
 

@@ -1,11 +1,12 @@
 /**
  * `npm run demo` as a smoke test: the demo starts the real service process, sends every request
- * of its table and exits non-zero when any answer differs from the expected one, so running it
- * and reading its exit code and summary line is the whole test. Node only: the demo spawns
- * `node` itself, and once per `npm test` is enough.
+ * of its table and exits non-zero when any answer differs from the expected one; the test runs it
+ * once and reads its exit code, its summary line, and the rows a reader comes for: the attacks
+ * refused, and the two outbound paths side by side (timed, and each failure's status and code).
+ * Node only: the demo spawns `node` itself, and once per `npm test` is enough.
  * @module
  */
-import { describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -53,12 +54,46 @@ function runDemo(timeoutMs: number): Promise<Run> {
   })
 }
 
-const OPTIONS = { timeout: DEMO_TIMEOUT_MS + 5_000, skip: SKIP }
+const OPTIONS = { timeout: DEMO_TIMEOUT_MS + 5_000 }
 
-describe('npm run demo', () => {
-  it('answers every request as expected and exits 0', OPTIONS, async () => {
-    const run = await runDemo(DEMO_TIMEOUT_MS)
+describe('npm run demo', { skip: SKIP }, () => {
+  let run: Run
+
+  before(async () => {
+    run = await runDemo(DEMO_TIMEOUT_MS)
+  }, OPTIONS)
+
+  /** Asserts a line of the output matches `pattern`, showing the whole output when not. */
+  function shows(pattern: RegExp): void {
+    assert.match(run.output, pattern, run.output)
+  }
+
+  it('answers every request as expected and exits 0', () => {
     assert.equal(run.code, 0, run.output)
-    assert.match(run.output, /^\d+ requests, all as expected$/m, run.output)
+    shows(/^\d+ requests, all as expected$/m)
+  })
+
+  it('starts the service with an explicit allowlist, refusing Dapr-invoked requests', () => {
+    shows(/listening on .*Dapr-invoked requests refused, 0 allowed thumbprints, 1 allowed common name/)
+  })
+
+  it('shows the XFCC element injected through a URI SAN refused', () => {
+    shows(/element injected through a URI SAN +403 ✓ +ERR_HEADER_(INCONSISTENT|MALFORMED)$/m)
+  })
+
+  it('shows a forged XFCC through the Dapr sidecar refused: 403 ERR_PROXY_UNTRUSTED', () => {
+    shows(/through the Dapr sidecar, forged XFCC +403 ✓ +ERR_PROXY_UNTRUSTED$/m)
+  })
+
+  it('times both outbound paths side by side', () => {
+    shows(/^ +median of 50 +\d+\.\d\d ms, all 200 ✓ +\d+\.\d\d ms, all 200 ✓$/m)
+  })
+
+  it("shows each failure's status and code on both paths", () => {
+    shows(/^ +backend hanging +504 ERR_UPSTREAM_TIMEOUT ✓ +504 ERR_UPSTREAM_TIMEOUT ✓$/m)
+    shows(
+      /^ +backend down +502 ERR_UPSTREAM_STATUS ✓ \(upstream said 500 ERR_DIRECT_INVOKE\) +502 ERR_UPSTREAM_UNREACHABLE ✓$/m
+    )
+    shows(/^ +sidecar down +502 ERR_UPSTREAM_UNREACHABLE ✓ +200 ✓$/m)
   })
 })
