@@ -2,15 +2,17 @@
  * The rules a path must meet besides its signatures (RFC 5280 §6, the parts that matter for
  * client authentication): every issuing certificate is a CA allowed to sign certificates, within
  * its path length, valid now and without a critical extension certgate does not process; the leaf
- * is not a CA and its key usages allow client authentication.
+ * is not a CA and its key usages allow client authentication; the names on the path are
+ * well-formed and within every CA's name constraints (`name-constraints.ts`).
  * @module
  */
+import { checkPathNames, type NameCheckOptions } from './name-constraints.ts'
 import { CertgateError } from '../errors.ts'
 import type { ParsedCertificate } from '../x509/fields.ts'
 import { validityStatus } from '../x509/validity.ts'
 
 /** Options for {@link checkPath}. */
-export interface PathCheckOptions {
+export interface PathCheckOptions extends NameCheckOptions {
   nowMs: number
   /** Clock skew allowed on each side of an issuing CA's validity window. */
   toleranceMs: number
@@ -30,6 +32,7 @@ function chainInvalid(message: string): CertgateError {
 export function checkPath(path: readonly ParsedCertificate[], options: PathCheckOptions): void {
   for (let i = 1; i < path.length; i++) checkIssuer(path[i]!, i - 1, options)
   checkLeaf(path[0]!, options)
+  checkPathNames(path, options)
 }
 
 /** One issuing CA, with `below` CAs between it and the leaf. */

@@ -48,6 +48,12 @@ export interface TrustOptions {
   requireClientAuthEku?: boolean
   /** Most certificates above the leaf, root included. Default 5. */
   maxDepth?: number
+  /**
+   * Default false: a CA whose nameConstraints extension is not marked critical is refused, as
+   * RFC 5280 requires the extension critical. true enforces such constraints instead (CAs that
+   * follow the CA/Browser Forum's exception for legacy clients mark them non-critical).
+   */
+  allowNonCriticalNameConstraints?: boolean
   /** CRLs, PEM (`X509 CRL` or `CRL` blocks) or DER. See `RevocationOptions` in `revocation.ts`. */
   crls?: ReadonlyArray<string | Uint8Array>
   /** A CRL past nextUpdate: `'refuse'` (default, ERR_CRL_INVALID) or `'ignore'` it. */
@@ -71,7 +77,7 @@ export interface TrustVerdict {
 export interface TrustVerifier {
   /**
    * Validates leaf → root. Throws CertgateError: ERR_CERT_UNTRUSTED, ERR_CHAIN_INVALID,
-   * ERR_CERT_USAGE, ERR_CERT_EXPIRED / ERR_CERT_NOT_YET_VALID (for a CA on the path),
+   * ERR_NAME_CONSTRAINTS, ERR_CERT_USAGE, ERR_CERT_EXPIRED / ERR_CERT_NOT_YET_VALID (for a CA on the path),
    * ERR_CERT_REVOKED, ERR_CRL_INVALID, ERR_CERT_MALFORMED, ERR_CHAIN_TOO_LONG. The leaf's own
    * validity window is not checked here.
    */
@@ -103,6 +109,7 @@ interface Verifier {
   readonly signatures: EdgeSignatures
   readonly maxDepth: number
   readonly requireClientAuthEku: boolean
+  readonly allowNonCriticalNameConstraints: boolean
 }
 
 /**
@@ -118,6 +125,7 @@ export function createTrustVerifier(options: TrustOptions): TrustVerifier {
     intermediates = [],
     requireClientAuthEku = true,
     maxDepth = DEFAULT_MAX_DEPTH,
+    allowNonCriticalNameConstraints = false,
   } = options
   if (!Array.isArray(roots) || roots.length === 0) {
     throw new TypeError('trust.roots must be a non-empty array of PEM text or DER bytes.')
@@ -125,6 +133,9 @@ export function createTrustVerifier(options: TrustOptions): TrustVerifier {
   if (!Array.isArray(intermediates)) throw new TypeError('trust.intermediates must be an array.')
   if (typeof requireClientAuthEku !== 'boolean') {
     throw new TypeError('trust.requireClientAuthEku must be a boolean.')
+  }
+  if (typeof allowNonCriticalNameConstraints !== 'boolean') {
+    throw new TypeError('trust.allowNonCriticalNameConstraints must be a boolean.')
   }
   if (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > MAX_MAX_DEPTH) {
     throw new TypeError(`trust.maxDepth must be an integer from 1 to ${MAX_MAX_DEPTH}.`)
@@ -136,6 +147,7 @@ export function createTrustVerifier(options: TrustOptions): TrustVerifier {
     signatures: new EdgeSignatures(),
     maxDepth,
     requireClientAuthEku,
+    allowNonCriticalNameConstraints,
   }
   return {
     verify: (leaf, chain, nowMs, toleranceMs) =>
@@ -161,10 +173,11 @@ async function verifyPath(
       'The forwarded chain holds too many certificates.'
     )
   }
-  const { store, signatures, maxDepth, requireClientAuthEku } = verifier
+  const { store, signatures, maxDepth, requireClientAuthEku, allowNonCriticalNameConstraints } =
+    verifier
   const leaf = requestCert(-1, leafDer, parseCertificate(leafDer))
   const candidates = new PathCandidates(leaf, store.withChain(leafDer, chain), { maxDepth })
-  const pathOptions = { nowMs, toleranceMs, requireClientAuthEku }
+  const pathOptions = { nowMs, toleranceMs, requireClientAuthEku, allowNonCriticalNameConstraints }
   let firstError: CertgateError | null = null
   let signed = 0
   for (let attempt = 0; attempt < MAX_PATHS + MAX_SIGNATURES; attempt++) {

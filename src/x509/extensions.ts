@@ -41,25 +41,26 @@ const EXT_SUBJECT_KEY_IDENTIFIER = 14
 const EXT_KEY_USAGE = 15
 const EXT_SUBJECT_ALT_NAME = 17
 const EXT_BASIC_CONSTRAINTS = 19
+const EXT_NAME_CONSTRAINTS = 30
 const EXT_CRL_DISTRIBUTION_POINTS = 31
 export const EXT_AUTHORITY_KEY_IDENTIFIER = 35
 const EXT_EXTENDED_KEY_USAGE = 37
 
 // id-ce arcs of the certificate extensions certgate processes or may safely ignore: SKI,
-// keyUsage, SAN, basicConstraints, CDP, certificatePolicies (no policy processing: as with an
-// initial policy set of anyPolicy), AKI, EKU.
-const HANDLED_EXTENSIONS = new Set([14, 15, 17, 19, 31, 32, 35, 37])
+// keyUsage, SAN, basicConstraints, nameConstraints, CDP, certificatePolicies (no policy
+// processing: as with an initial policy set of anyPolicy), AKI, EKU.
+const HANDLED_EXTENSIONS = new Set([14, 15, 17, 19, 30, 31, 32, 35, 37])
 
 // GeneralName CHOICE tags (RFC 5280 §4.2.1.6), as whole identifier octets.
-const GN_OTHER_NAME = 0xa0
-const GN_RFC822_NAME = 0x81
-const GN_DNS_NAME = 0x82
-const GN_X400_ADDRESS = 0xa3
-const GN_DIRECTORY_NAME = 0xa4
-const GN_EDI_PARTY_NAME = 0xa5
-const GN_URI = 0x86
-const GN_IP_ADDRESS = 0x87
-const GN_REGISTERED_ID = 0x88
+export const GN_OTHER_NAME = 0xa0
+export const GN_RFC822_NAME = 0x81
+export const GN_DNS_NAME = 0x82
+export const GN_X400_ADDRESS = 0xa3
+export const GN_DIRECTORY_NAME = 0xa4
+export const GN_EDI_PARTY_NAME = 0xa5
+export const GN_URI = 0x86
+export const GN_IP_ADDRESS = 0x87
+export const GN_REGISTERED_ID = 0x88
 
 /** One entry of an Extensions SEQUENCE. */
 export interface Extension {
@@ -103,6 +104,18 @@ export interface ExtensionsBeyondFields {
   crlDistributionPoints: Tlv | null
   /** OID of the first critical extension certgate does not process, or null. */
   unhandledCriticalExtension: string | null
+  /** subjectAltName, kept for name constraints to decode on demand. */
+  subjectAltName: Extension | null
+  /** nameConstraints, decoded on demand. */
+  nameConstraints: Extension | null
+}
+
+/** What a certificate without extensions has beyond its fields. */
+export const NO_EXTENSIONS_BEYOND_FIELDS: Readonly<ExtensionsBeyondFields> = {
+  crlDistributionPoints: null,
+  unhandledCriticalExtension: null,
+  subjectAltName: null,
+  nameConstraints: null,
 }
 
 /** Reads a certificate's `[3] Extensions` into `fields`; returns what the fields do not hold. */
@@ -114,17 +127,19 @@ export function readCertificateExtensions(
   const outer = r.children(wrapper)
   const list = outer.expect(TAG_SEQUENCE)
   outer.finish()
-  const beyond: ExtensionsBeyondFields = {
-    crlDistributionPoints: null,
-    unhandledCriticalExtension: null,
-  }
-  for (const { id, idCeArc, critical, value } of readExtensionList(r, list)) {
+  const beyond: ExtensionsBeyondFields = { ...NO_EXTENSIONS_BEYOND_FIELDS }
+  for (const extension of readExtensionList(r, list)) {
+    const { id, idCeArc, critical, value } = extension
     if (critical && !HANDLED_EXTENSIONS.has(idCeArc)) {
       beyond.unhandledCriticalExtension ??= readOid(r.bytes, id)
     }
     switch (idCeArc) {
       case EXT_SUBJECT_ALT_NAME:
         readSubjectAltName(r, value, fields)
+        beyond.subjectAltName = extension
+        break
+      case EXT_NAME_CONSTRAINTS:
+        beyond.nameConstraints = extension
         break
       case EXT_EXTENDED_KEY_USAGE:
         fields.extendedKeyUsages = readExtendedKeyUsage(r, value)

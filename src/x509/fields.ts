@@ -32,8 +32,19 @@ import {
   readTime,
   serialNumberHex,
 } from './der-values.ts'
-import { readCertificateExtensions, readDistributionPoints } from './extensions.ts'
+import {
+  type Extension,
+  NO_EXTENSIONS_BEYOND_FIELDS,
+  readCertificateExtensions,
+  readDistributionPoints,
+} from './extensions.ts'
 import { readName } from './name.ts'
+import {
+  type CertificateNames,
+  type NameConstraints,
+  readCertificateNames,
+  readNameConstraints,
+} from './name-constraints.ts'
 import { toHex } from '../bytes.ts'
 
 /** The fields certgate reads from one certificate. Names are RFC 4514 strings. */
@@ -109,6 +120,7 @@ interface Walk {
   readonly fields: CertificateFields
   readonly tbs: Tlv
   readonly issuer: Tlv
+  readonly subject: Tlv
   readonly spki: Tlv
   readonly signatureAlgorithm: string
   readonly signatureValue: Uint8Array
@@ -116,6 +128,8 @@ interface Walk {
   readonly namedCurve: string | null
   readonly crlDistributionPoints: Tlv | null
   readonly unhandledCriticalExtension: string | null
+  readonly subjectAltName: Extension | null
+  readonly nameConstraints: Extension | null
 }
 
 /**
@@ -128,6 +142,8 @@ export class ParsedCertificate {
   readonly #walk: Walk
   #parts: CertificateSignatureParts | null = null
   #extras: CertificateExtras | null = null
+  #names: CertificateNames | null = null
+  #nameConstraints: NameConstraints | null | undefined
 
   constructor(reader: DerReader, walk: Walk) {
     this.fields = walk.fields
@@ -165,6 +181,21 @@ export class ParsedCertificate {
       unhandledCriticalExtension: w.unhandledCriticalExtension,
     }
     return this.#extras
+  }
+
+  /** The names name constraints apply to. Decoded on first use; throws ERR_CERT_MALFORMED. */
+  names(): CertificateNames {
+    this.#names ??= readCertificateNames(this.#reader, this.#walk.subject, this.#walk.subjectAltName)
+    return this.#names
+  }
+
+  /** The nameConstraints extension, or null. Decoded on first use; throws ERR_CERT_MALFORMED. */
+  nameConstraints(): NameConstraints | null {
+    const extension = this.#walk.nameConstraints
+    if (this.#nameConstraints === undefined) {
+      this.#nameConstraints = extension && readNameConstraints(this.#reader, extension)
+    }
+    return this.#nameConstraints
   }
 }
 
@@ -219,7 +250,8 @@ function walk(r: DerReader): Walk {
   const notBefore = readTime(der, validity.next())
   const notAfter = readTime(der, validity.next())
   validity.finish()
-  const subjectName = readName(r, t.expect(TAG_SEQUENCE))
+  const subject = t.expect(TAG_SEQUENCE)
+  const subjectName = readName(r, subject)
   const spki = t.expect(TAG_SEQUENCE)
   // issuerUniqueID and subjectUniqueID: v2 and v3 only; skipped, but checked to be BIT STRINGs.
   const issuerUid = t.optional(0x81)
@@ -254,13 +286,12 @@ function walk(r: DerReader): Walk {
     subjectKeyIdentifier: null,
     authorityKeyIdentifier: null,
   }
-  const beyond = extensions
-    ? readCertificateExtensions(r, extensions, fields)
-    : { crlDistributionPoints: null, unhandledCriticalExtension: null }
+  const beyond = extensions ? readCertificateExtensions(r, extensions, fields) : NO_EXTENSIONS_BEYOND_FIELDS
   return {
     fields,
     tbs,
     issuer,
+    subject,
     spki,
     signatureAlgorithm,
     signatureValue: signature.data,

@@ -127,7 +127,11 @@ export function distinguishedNameKey(dn: string): string {
 
 function attributeKey(attribute: string): string {
   const equals = attribute.indexOf('=')
-  const folded = (text: string): string => text.trim().toLowerCase().replace(/\s+/g, ' ')
-  if (equals === -1) return folded(attribute)
-  return `${folded(attribute.slice(0, equals))}=${folded(attribute.slice(equals + 1))}`
+  if (equals === -1) return foldNameText(attribute)
+  return `${foldNameText(attribute.slice(0, equals))}=${foldNameText(attribute.slice(equals + 1))}`
+}
+
+/** Name text as it is compared: case-folded, trimmed, runs of whitespace made one space. */
+export function foldNameText(text: string): string {
+  return text.trim().toLowerCase().replace(/\s+/g, ' ')
 }
