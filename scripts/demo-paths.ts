@@ -8,7 +8,7 @@
 import type { Loopback } from '../test/support/loopback.ts'
 
 /** What a path answered: the status and the problem code, if any. */
-export interface Answer {
+interface Answer {
   status: number | null
   code?: string
   /** For an ERR_UPSTREAM_STATUS: what the sidecar or backend said, e.g. `500 ERR_DIRECT_INVOKE`. */
@@ -45,6 +45,7 @@ interface Expected {
 }
 
 const PATHS = ['dapr', 'direct'] as const
+type Path = (typeof PATHS)[number]
 
 // In order: the backend comes back after "down", and the sidecar stays down, so it goes last.
 const FAILURES: readonly Failure[] = [
@@ -93,7 +94,7 @@ export async function comparePaths(rig: PathRig, calls: number): Promise<PathsRe
     `median of ${calls}`,
     ...PATHS.map((path) => {
       const mark = timings.failedBy[path] === 0 ? '✓' : `✗ ${timings.failedBy[path]} not 200`
-      return `${median(timings.ms[path]!).toFixed(2)} ms, all 200 ${mark}`
+      return `${median(timings.ms[path]).toFixed(2)} ms, all 200 ${mark}`
     }),
   ])
   for (const failure of FAILURES) {
@@ -120,22 +121,22 @@ export async function comparePaths(rig: PathRig, calls: number): Promise<PathsRe
 async function timePaths(
   rig: PathRig,
   calls: number
-): Promise<{ ms: Record<string, number[]>; failedBy: Record<string, number>; failed: number }> {
-  const ms: Record<string, number[]> = { dapr: [], direct: [] }
-  const failedBy: Record<string, number> = { dapr: 0, direct: 0 }
+): Promise<{ ms: Record<Path, number[]>; failedBy: Record<Path, number>; failed: number }> {
+  const ms: Record<Path, number[]> = { dapr: [], direct: [] }
+  const failedBy: Record<Path, number> = { dapr: 0, direct: 0 }
   for (let i = 0; i < calls; i++) {
     for (const path of PATHS) {
       const started = performance.now()
       const answer = await call(rig, path)
-      ms[path]!.push(performance.now() - started)
-      if (answer.status !== 200) failedBy[path]!++
+      ms[path].push(performance.now() - started)
+      if (answer.status !== 200) failedBy[path]++
     }
   }
-  return { ms, failedBy, failed: failedBy.dapr! + failedBy.direct! }
+  return { ms, failedBy, failed: failedBy.dapr + failedBy.direct }
 }
 
 /** `GET /call-backend/<path>` with the allowed certificate: its status and code. */
-async function call(rig: PathRig, path: (typeof PATHS)[number]): Promise<Answer> {
+async function call(rig: PathRig, path: Path): Promise<Answer> {
   try {
     const res = await fetch(`${rig.service}/call-backend/${path}`, {
       headers: { 'x-forwarded-client-cert': rig.xfcc },
@@ -158,7 +159,7 @@ async function call(rig: PathRig, path: (typeof PATHS)[number]): Promise<Answer>
   }
 }
 
-/** The cell's text (`502 ERR_UPSTREAM_STATUS ✓ (upstream said 500 ERR_DIRECT_INVOKE)`) and verdict. */
+/** The cell's text (`502 ERR_UPSTREAM_STATUS ✓ (upstream said 500 …)`) and its verdict. */
 function judge(answer: Answer, expected: Expected): { text: string; ok: boolean } {
   if (answer.status === null) return { text: `no answer: ${answer.error} ✗`, ok: false }
   const ok = answer.status === expected.status && answer.code === expected.code

@@ -327,7 +327,7 @@ async function startService(
 async function send(base: string, step: Step): Promise<Row> {
   const headers: Record<string, string> = {}
   if (step.xfcc !== undefined) headers['x-forwarded-client-cert'] = step.xfcc
-  const codes = step.code === undefined ? [] : typeof step.code === 'string' ? [step.code] : step.code
+  const codes = typeof step.code === 'string' ? [step.code] : (step.code ?? [])
   const expected = [String(step.status), codes.join(' or ')].join(' ').trimEnd()
   const row = { what: `GET ${step.what}`, expected }
   let response: Response

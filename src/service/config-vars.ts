@@ -154,13 +154,16 @@ export const ApiToken = v.optional(
   ''
 )
 
-/** A `true`/`false` variable, any case; anything else (`1`, `yes`, empty) is a mistake to report. */
+/** A `true`/`false` variable, any case; anything else (`1`, `yes`, empty) is reported. */
 export function booleanVar(fallback: boolean): v.GenericSchema<string | undefined, boolean> {
   return v.optional(
     v.pipe(
       v.string(MUST_BE_STRING),
       v.transform((value) => value.toLowerCase()),
-      v.picklist(['true', 'false'], (issue) => `must be "true" or "false" (got ${shown(issue.input)})`),
+      v.picklist(
+        ['true', 'false'],
+        (issue) => `must be "true" or "false" (got ${shown(issue.input)})`
+      ),
       v.transform((value) => value === 'true')
     ),
     String(fallback)

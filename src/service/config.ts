@@ -162,7 +162,8 @@ const UNVERIFIED_SOURCES: ReadonlySet<string> = new Set(['alb-passthrough', 'app
 
 /** Why no client could ever be admitted, and which variables to set. */
 function allowlistMissing(env: Record<string, string | undefined>): string {
-  const set = env.ALLOWED_CERT_THUMBPRINTS !== undefined || env.ALLOWED_CERT_COMMON_NAMES !== undefined
+  const set =
+    env.ALLOWED_CERT_THUMBPRINTS !== undefined || env.ALLOWED_CERT_COMMON_NAMES !== undefined
   return (
     (set
       ? 'ALLOWED_CERT_THUMBPRINTS and ALLOWED_CERT_COMMON_NAMES are both empty, so the service ' +

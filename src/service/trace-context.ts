@@ -9,15 +9,18 @@
 // version-traceid-parentid-flags, lowercase hex. Version `ff` is invalid, and so are all-zero
 // ids. Version 00 is exactly these 55 characters; a later version may append fields after a `-`
 // (printable, no spaces or commas: a comma would mean two headers folded into one).
-const TRACEPARENT_00 = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/
-const TRACEPARENT_LATER =
-  /^(?!00|ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}(-[\x21-\x2B\x2D-\x7E]*)?$/
+const IDS_AND_FLAGS = '(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}'
+const TRACEPARENT_00 = new RegExp(`^00-${IDS_AND_FLAGS}$`)
+const TRACEPARENT_LATER = new RegExp(
+  `^(?!00|ff)[0-9a-f]{2}-${IDS_AND_FLAGS}(-[\\x21-\\x2B\\x2D-\\x7E]*)?$`
+)
 const TRACEPARENT_MAX_CHARS = 512
 
 // A list member: `key=value`. A key is lowercase (`tenant@system` for multi-tenant keys); a value
 // is printable ASCII without `,` or `=`, may hold inner spaces but does not end with one.
-const TRACESTATE_MEMBER =
-  /^(?:[a-z][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13})=[\x20-\x2B\x2D-\x3C\x3E-\x7E]{0,255}[\x21-\x2B\x2D-\x3C\x3E-\x7E]$/
+const KEY = '(?:[a-z][a-z0-9_*/-]{0,255}|[a-z0-9][a-z0-9_*/-]{0,240}@[a-z][a-z0-9_*/-]{0,13})'
+const VALUE = '[\\x20-\\x2B\\x2D-\\x3C\\x3E-\\x7E]{0,255}[\\x21-\\x2B\\x2D-\\x3C\\x3E-\\x7E]'
+const TRACESTATE_MEMBER = new RegExp(`^${KEY}=${VALUE}$`)
 const TRACESTATE_MAX_MEMBERS = 32
 const TRACESTATE_MAX_CHARS = 512
 

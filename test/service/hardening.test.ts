@@ -158,16 +158,16 @@ describe('a backend reply nested 400,000 levels deep', () => {
     })
   }
 
-  it('getJson: 64 levels pass, 65 are ERR_UPSTREAM_BODY; brackets in strings do not count', BOUNDED, async () => {
-    const nested = (levels: number): string => '{"a":'.repeat(levels - 1) + '[1]' + '}'.repeat(levels - 1)
+  it('getJson: 64 levels pass, 65 are ERR_UPSTREAM_BODY; strings skipped', BOUNDED, async () => {
+    const nested = (levels: number): string =>
+      '{"a":'.repeat(levels - 1) + '[1]' + '}'.repeat(levels - 1)
     const at64 = await listen(rawJson(nested(64)))
     const at65 = await listen(rawJson(nested(65)))
-    const inString = await listen(rawJson(JSON.stringify({ text: '[{'.repeat(1000) + '\\"[' })))
-    assert.equal(JSON.stringify(await getJson(at64.url, { timeoutMs: 2000 })).length, nested(64).length)
-    assert.equal(
-      ((await getJson(inString.url, { timeoutMs: 2000 })) as { text: string }).text.length,
-      2003
-    )
+    const text = '[{'.repeat(1000) + '\\"['
+    const inString = await listen(rawJson(JSON.stringify({ text })))
+    const got64 = await getJson(at64.url, { timeoutMs: 2000 })
+    assert.equal(JSON.stringify(got64), nested(64))
+    assert.deepEqual(await getJson(inString.url, { timeoutMs: 2000 }), { text })
     await assert.rejects(getJson(at65.url, { timeoutMs: 2000 }), (error: unknown) => {
       assert.ok(isCertgateError(error))
       assert.equal(error.code, 'ERR_UPSTREAM_BODY')
@@ -179,7 +179,7 @@ describe('a backend reply nested 400,000 levels deep', () => {
 })
 
 describe('traceparent', () => {
-  it('does not forward a version-00 traceparent with trailing data, nor its tracestate', BOUNDED, async () => {
+  it('is not forwarded at version 00 with trailing data, nor its tracestate', BOUNDED, async () => {
     const backend = await listen(rawJson('{"status":"healthy"}'))
     const allowed = await (await createTestPki()).issue({ commonName: ALLOWED_CN })
     const app = createServiceApp(config({ DIRECT_BACKEND_URL: backend.url }))
@@ -196,20 +196,23 @@ describe('traceparent', () => {
   })
 
   it('forwards only a valid traceparent, and tracestate only with it and only when valid', () => {
+    const LATER = `01${TRACEPARENT.slice(2)}`
+    const THIRTY_THREE_MEMBERS = Array.from({ length: 33 }, (_v, i) => `k${i}=v`).join(',')
+    const SPACED = 'tenant@sys=v , ,b=1'
     const cases: Array<[string, string, Record<string, string>]> = [
       [TRACEPARENT, TRACESTATE, { traceparent: TRACEPARENT, tracestate: TRACESTATE }],
       [`${TRACEPARENT}-`, TRACESTATE, {}],
       [`${TRACEPARENT}x`, TRACESTATE, {}],
       [`${TRACEPARENT}, ${TRACEPARENT}`, TRACESTATE, {}],
       // A later version may add fields after a `-`; junk glued to the flags is still invalid.
-      [`01${TRACEPARENT.slice(2)}-00ab`, TRACESTATE, { traceparent: `01${TRACEPARENT.slice(2)}-00ab`, tracestate: TRACESTATE }],
-      [`01${TRACEPARENT.slice(2)}x`, TRACESTATE, {}],
-      [`01${TRACEPARENT.slice(2)}- junk`, TRACESTATE, {}],
+      [`${LATER}-00ab`, TRACESTATE, { traceparent: `${LATER}-00ab`, tracestate: TRACESTATE }],
+      [`${LATER}x`, TRACESTATE, {}],
+      [`${LATER}- junk`, TRACESTATE, {}],
       [TRACEPARENT, 'Congo=t61', { traceparent: TRACEPARENT }],
       [TRACEPARENT, 'congo=a=b', { traceparent: TRACEPARENT }],
       [TRACEPARENT, 'congo=t\u00e961', { traceparent: TRACEPARENT }],
-      [TRACEPARENT, Array.from({ length: 33 }, (_v, i) => `k${i}=v`).join(','), { traceparent: TRACEPARENT }],
-      [TRACEPARENT, 'tenant@sys=v , ,b=1', { traceparent: TRACEPARENT, tracestate: 'tenant@sys=v , ,b=1' }],
+      [TRACEPARENT, THIRTY_THREE_MEMBERS, { traceparent: TRACEPARENT }],
+      [TRACEPARENT, SPACED, { traceparent: TRACEPARENT, tracestate: SPACED }],
     ]
     for (const [traceparent, tracestate, expected] of cases) {
       const headers = new Headers({ traceparent, tracestate })
