@@ -2,13 +2,14 @@ import 'reflect-metadata'
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, execFileSync } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import process from 'node:process'
 import { fileURLToPath } from 'node:url'
 import * as x509 from '@peculiar/x509'
 import { readClientCertificate } from '../src/x509/certificate.ts'
+import { runProgram, type RunProgram } from '../src/cli/io.ts'
 import { main } from '../src/cli/main.ts'
 import { decodeCertificates, encodeBase64 } from '../src/x509/pem.ts'
 import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing/index.ts'
@@ -20,12 +21,17 @@ interface CliResult {
   stderr: string
 }
 
-async function cli(
-  argv: string[],
-  options: { env?: Record<string, string | undefined> } = {}
-): Promise<CliResult> {
+interface CliOptions {
+  env?: Record<string, string | undefined>
+  /** What standard input holds; reading it when not given fails the test. */
+  stdin?: string | Uint8Array
+  runProgram?: RunProgram
+}
+
+async function cli(argv: string[], options: CliOptions = {}): Promise<CliResult> {
   let stdout = ''
   let stderr = ''
+  const { stdin } = options
   const code = await main(argv, {
     stdout: (text: string): void => {
       stdout += text
@@ -34,6 +40,11 @@ async function cli(
       stderr += text
     },
     readFile: (path: string): Promise<Uint8Array> => readFile(path),
+    readStdin: (): Promise<Uint8Array> =>
+      stdin === undefined
+        ? Promise.reject(new Error('this test gave no standard input'))
+        : Promise.resolve(typeof stdin === 'string' ? new TextEncoder().encode(stdin) : stdin),
+    runProgram: options.runProgram ?? runProgram,
     env: options.env ?? process.env,
   })
   return { code, stdout, stderr }
@@ -352,8 +363,26 @@ describe('usage and errors', () => {
     }
   })
 
-  it('fails an unknown command with exit 1', async () => {
-    assertOneLineError(await cli(['frobnicate']), 1, /^certgate: unknown command 'frobnicate'/)
+  it('fails an unknown command with exit 2, as every usage error', async () => {
+    const result = await cli(['frobnicate'])
+    assertOneLineError(result, 2, /^certgate: unknown command 'frobnicate'/)
+    assert.equal(
+      result.stderr,
+      "certgate: unknown command 'frobnicate'. Run 'certgate --help' for usage.\n"
+    )
+  })
+
+  it('documents the exit statuses and --version in the usage text', async () => {
+    const { stdout } = await cli(['--help'])
+    assert.ok(
+      stdout.includes(
+        'Exit status: 0 success, 1 failure (unreadable file, bad certificate, openssl error),\n' +
+          '2 usage error (unknown command or option, missing or extra argument).\n'
+      ),
+      stdout
+    )
+    assert.match(stdout, /\n {2}-V, --version {3}Print certgate's version\.\n/)
+    assert.match(stdout, /'-' as a file reads standard input/)
   })
 
   it('fails usage errors with exit 2', async () => {
@@ -389,16 +418,172 @@ describe('usage and errors', () => {
   })
 })
 
+describe('CLI hygiene', () => {
+  const packageJson = fileURLToPath(new URL('../package.json', import.meta.url))
+
+  it('--version and -V print certgate <version> from package.json and exit 0', async () => {
+    const { version } = JSON.parse(await readFile(packageJson, 'utf8')) as { version: string }
+    for (const flag of ['--version', '-V']) {
+      const result = await cli([flag])
+      assert.deepEqual(result, { code: 0, stdout: `certgate ${version}\n`, stderr: '' })
+    }
+  })
+
+  it('inspect - reads the certificate from standard input', async () => {
+    const fromFile = await cli(['inspect', paths.pem])
+    const fromStdin = await cli(['inspect', '-'], { stdin: leaf.pem })
+    assert.deepEqual(fromStdin, fromFile)
+    const der = await cli(['inspect', '-'], { stdin: leaf.der })
+    assert.equal(der.code, 0, der.stderr)
+    assert.equal(field(der.stdout, 'Read from'), 'DER')
+    assert.equal(field(der.stdout, 'SHA-256'), leaf.thumbprint)
+    const header = await cli(['inspect', '-'], { stdin: await readFile(paths.xfcc, 'utf8') })
+    assert.equal(header.stdout, (await cli(['inspect', paths.xfcc])).stdout)
+  })
+
+  it('inspect - and xfcc - name standard input in their errors', async () => {
+    assertOneLineError(
+      await cli(['inspect', '-'], { stdin: '' }),
+      1,
+      /^certgate: standard input is empty\n$/
+    )
+    assertOneLineError(
+      await cli(['xfcc', '-'], { stdin: 'Subject="CN=x"' }),
+      1,
+      /^certgate: ERR_CERT_MALFORMED: standard input holds no PEM or DER certificate\.\n$/
+    )
+    assertOneLineError(
+      await cli(['inspect', '-'], { stdin: 'hello, this is not a certificate' }),
+      1,
+      /^certgate: ERR_HEADER_MALFORMED: standard input is not a PEM or DER certificate, nor an XFCC value: /
+    )
+  })
+
+  it('refuses input over 1 MiB from standard input or a file, exit 1', async () => {
+    const big = new Uint8Array(1024 * 1024 + 1).fill(0x41)
+    assert.deepEqual(await cli(['inspect', '-'], { stdin: big }), {
+      code: 1,
+      stdout: '',
+      stderr: 'certgate: standard input is larger than 1 MiB\n',
+    })
+    const file = join(dir, 'big.pem')
+    await writeFile(file, big)
+    assert.deepEqual(await cli(['xfcc', file]), {
+      code: 1,
+      stdout: '',
+      stderr: `certgate: ${file} is larger than 1 MiB\n`,
+    })
+  })
+
+  it('xfcc - reads the certificate from standard input; --chain - the chain', async () => {
+    const expected = await cli(['xfcc', paths.pem, '--chain', paths.chain])
+    assert.equal(expected.code, 0, expected.stderr)
+    const leafFromStdin = await cli(['xfcc', '-', '--chain', paths.chain], { stdin: leaf.pem })
+    assert.deepEqual(leafFromStdin, expected)
+    const chainFromStdin = await cli(['xfcc', paths.pem, '--chain', '-'], {
+      stdin: leaf.pem + pki.intermediate.pem,
+    })
+    assert.deepEqual(chainFromStdin, expected)
+  })
+
+  it('xfcc refuses - for both the certificate and --chain, exit 2', async () => {
+    assertOneLineError(
+      await cli(['xfcc', '-', '--chain', '-'], { stdin: leaf.pem }),
+      2,
+      /^certgate: standard input can be read only once: give '-' for the certificate or for --chain, not both\. Run 'certgate --help' for usage\.\n$/
+    )
+  })
+
+  it('inspect shows the extended key usages by name, unknown ones as dotted OIDs', async () => {
+    const cases: Array<[string[] | null, string]> = [
+      [['1.3.6.1.5.5.7.3.2'], 'clientAuth'],
+      [
+        ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2', '1.3.6.1.5.5.7.3.4', '1.2.3.4.5'],
+        'serverAuth, clientAuth, emailProtection, 1.2.3.4.5',
+      ],
+      [
+        ['1.3.6.1.5.5.7.3.3', '1.3.6.1.5.5.7.3.8', '1.3.6.1.5.5.7.3.9', '2.5.29.37.0'],
+        'codeSigning, timeStamping, OCSPSigning, anyExtendedKeyUsage',
+      ],
+      [null, 'none (extension absent)'],
+    ]
+    for (const [extendedKeyUsages, expected] of cases) {
+      const cert = await pki.issue({ commonName: 'eku', extendedKeyUsages })
+      const result = await cli(['inspect', '-'], { stdin: cert.pem })
+      assert.equal(result.code, 0, result.stderr)
+      assert.equal(field(result.stdout, 'Extended key usage'), expected)
+    }
+  })
+
+  it('pki: openssl gets the passphrase from its environment, never its argv', {
+    skip: !hasOpenssl(),
+  }, async () => {
+    const out = join(dir, 'pki-argv')
+    const calls: Array<{ file: string; args: readonly string[]; env: Record<string, string | undefined> }> = []
+    const spy: RunProgram = async (file, args, options) => {
+      calls.push({ file, args, env: options.env })
+      return runProgram(file, args, options)
+    }
+    const result = await cli(['pki', out], { runProgram: spy })
+    assert.equal(result.code, 0, result.stderr)
+    assert.equal(calls.length, 1)
+    const [{ file, args, env }] = calls as [(typeof calls)[0]]
+    assert.equal(file, 'openssl')
+    assert.deepEqual(args.slice(args.indexOf('-passout'), args.indexOf('-passout') + 2), [
+      '-passout',
+      'env:CERTGATE_P12_PASSPHRASE',
+    ])
+    assert.deepEqual(args.filter((arg) => /pass:|^certgate$|:certgate$/.test(arg)), [])
+    assert.equal(env.CERTGATE_P12_PASSPHRASE, 'certgate')
+    assert.equal(process.env.CERTGATE_P12_PASSPHRASE, undefined)
+    // openssl writes the PKCS#12 to its stdout; certgate creates the file.
+    assert.equal(args.includes('-out'), false)
+    const p12 = join(out, 'api-client.contoso.com.p12')
+    const certs = execFileSync('openssl', ['pkcs12', '-in', p12, '-passin', 'pass:certgate', '-nokeys'])
+    assert.match(String(certs), /BEGIN CERTIFICATE/)
+  })
+
+  it('pki: the PKCS#12 file is created with mode 0600, never wider', {
+    skip: !hasOpenssl() || process.platform === 'win32',
+  }, async () => {
+    const out = join(dir, 'pki-mode')
+    const seen: string[][] = []
+    const spy: RunProgram = async (file, args, options) => {
+      // While openssl runs, no .p12 exists in any mode.
+      seen.push((await readdir(out)).filter((f) => f.endsWith('.p12')))
+      return runProgram(file, args, options)
+    }
+    const result = await cli(['pki', out, '--cn', 'a', '--cn', 'b'], { runProgram: spy })
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(seen, [[], ['a.p12']])
+    for (const name of ['a.p12', 'b.p12', 'a.key.pem', 'b.key.pem']) {
+      assert.equal((await stat(join(out, name))).mode & 0o777, 0o600, name)
+    }
+  })
+
+  it('pki: no PKCS#12 file is left when openssl fails', async () => {
+    const out = join(dir, 'pki-openssl-fails')
+    const failing: RunProgram = () =>
+      Promise.resolve({ ok: false, reason: 'openssl failed: unable to load private key' })
+    const result = await cli(['pki', out], { runProgram: failing })
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual((await readdir(out)).filter((f) => f.endsWith('.p12')), [])
+    const notes = result.stdout.split('\n').filter((l) => l.includes('PKCS#12'))
+    assert.deepEqual(notes, ['  (PKCS#12 files skipped: openssl failed: unable to load private key)'])
+  })
+})
+
 describe('the certgate executable', () => {
   it('runs main and exits with its status', { skip: !isNode }, async () => {
     const script = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
-    const run = (args: string[]): Promise<CliResult> =>
+    const run = (args: string[], stdin = ''): Promise<CliResult> =>
       new Promise((resolve) => {
         const argv = ['--import', 'tsx', script, ...args]
-        execFile(process.execPath, argv, (error, stdout, stderr) => {
+        const child = execFile(process.execPath, argv, (error, stdout, stderr) => {
           const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
           resolve({ code, stdout: String(stdout), stderr: String(stderr) })
         })
+        child.stdin?.end(stdin)
       })
     const ok = await run(['inspect', paths.pem])
     assert.equal(ok.code, 0, ok.stderr)
@@ -406,5 +591,13 @@ describe('the certgate executable', () => {
     const bad = await run(['inspect', paths.garbage])
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /^certgate: ERR_HEADER_MALFORMED: [^\n]+\n$/)
+    const piped = await run(['inspect', '-'], leaf.pem)
+    assert.equal(piped.code, 0, piped.stderr)
+    assert.equal(piped.stdout, ok.stdout)
+    const unknown = await run(['frobnicate'])
+    assert.equal(unknown.code, 2)
+    const version = await run(['--version'])
+    assert.equal(version.code, 0, version.stderr)
+    assert.match(version.stdout, /^certgate \d+\.\d+\.\d+\S*\n$/)
   })
 })

@@ -19,6 +19,7 @@ import {
   type CliIo,
   type CommandResult,
   HELP_OPTION,
+  inputName,
   MAX_CERTIFICATES,
   onePositional,
   parseOrUsage,
@@ -43,7 +44,7 @@ export async function inspectCommand(args: string[], io: CliIo): Promise<Command
   )
   if (values.help) return 'help'
   const path = onePositional(positionals, 'inspect', 'file')
-  const input = inspectInput(await readInput(path, io), path)
+  const input = inspectInput(await readInput(path, io), inputName(path))
   const cert = await readClientCertificate(input.der)
   if (values.json) {
     io.stdout(`${JSON.stringify(cert.toJSON(), null, 2)}\n`)
@@ -53,9 +54,9 @@ export async function inspectCommand(args: string[], io: CliIo): Promise<Command
   return 0
 }
 
-function inspectInput(bytes: Uint8Array, path: string): InspectInput {
+function inspectInput(bytes: Uint8Array, name: string): InspectInput {
   const file = certificatesIn(bytes)
-  if (file === null) return xfccInput(new TextDecoder().decode(bytes).trim(), path)
+  if (file === null) return xfccInput(new TextDecoder().decode(bytes).trim(), name)
   const count = file.ders.length
   const description =
     count === 1 ? file.format : `${file.format}, ${count} certificates (showing the first)`
@@ -63,7 +64,7 @@ function inspectInput(bytes: Uint8Array, path: string): InspectInput {
 }
 
 /** The element certgate itself reads from an XFCC value, and its certificate. */
-function xfccInput(text: string, path: string): InspectInput {
+function xfccInput(text: string, name: string): InspectInput {
   let elements: XfccElement[]
   try {
     // Accept a pasted `X-Forwarded-Client-Cert: …` header line as well as the bare value.
@@ -72,7 +73,7 @@ function xfccInput(text: string, path: string): InspectInput {
     if (!isCertgateError(error)) throw error
     throw new CertgateError(
       error.code,
-      `${path} is not a PEM or DER certificate, nor an XFCC value: ${error.message}`
+      `${name} is not a PEM or DER certificate, nor an XFCC value: ${error.message}`
     )
   }
   const element = chooseXfccElement(elements)
@@ -102,6 +103,7 @@ function formatInspection(cert: ClientCertificate, input: InspectInput, now: Dat
     ['Emails', list(cert.emails)],
     ['IPs', list(cert.ips)],
     ['SPIFFE ID', cert.spiffeId ?? '(none)'],
+    ['Extended key usage', extendedKeyUsages(cert.fields.extendedKeyUsages)],
   ]
   if (input.element !== null) rows.push(['XFCC Hash', hashVerdict(input.element, cert)])
   const width = Math.max(...rows.map(([label]) => label.length)) + 2
@@ -115,6 +117,25 @@ function validity(date: Date, marker: string): string {
 
 function list(values: readonly string[]): string {
   return values.length === 0 ? '(none)' : values.join(', ')
+}
+
+/** OpenSSL's short names for the extended key usages a client certificate may carry. */
+const EKU_NAMES: ReadonlyMap<string, string> = new Map([
+  ['1.3.6.1.5.5.7.3.1', 'serverAuth'],
+  ['1.3.6.1.5.5.7.3.2', 'clientAuth'],
+  ['1.3.6.1.5.5.7.3.3', 'codeSigning'],
+  ['1.3.6.1.5.5.7.3.4', 'emailProtection'],
+  ['1.3.6.1.5.5.7.3.8', 'timeStamping'],
+  ['1.3.6.1.5.5.7.3.9', 'OCSPSigning'],
+  ['1.3.6.1.5.5.7.3.17', 'ipsecIKE'],
+  ['2.5.29.37.0', 'anyExtendedKeyUsage'],
+])
+
+/** The EKU purposes by name, unknown ones as dotted OIDs. */
+function extendedKeyUsages(oids: readonly string[] | null): string {
+  if (oids === null) return 'none (extension absent)'
+  if (oids.length === 0) return 'none (the extension lists no purpose)'
+  return oids.map((oid) => EKU_NAMES.get(oid) ?? oid).join(', ')
 }
 
 function hashVerdict(element: XfccElement, cert: ClientCertificate): string {

@@ -1,18 +1,39 @@
 /**
  * What every command shares: the I/O it is given, its errors and exit statuses, option parsing,
- * and reading certificate files.
+ * reading certificate files (or standard input, as `-`), and running a program.
  * @module
  */
+import { Buffer } from 'node:buffer'
+import { execFile } from 'node:child_process'
 import { CertgateError, decodeCertificates, isCertgateError } from '../index.ts'
 
-/** What the CLI reads and writes, so tests can run `main` in-process. */
+/** What the CLI reads, writes and runs, so tests can run `main` in-process. */
 export interface CliIo {
   stdout: (text: string) => void
   stderr: (text: string) => void
+  /** A file's bytes; more than {@link MAX_INPUT_BYTES} need not be read. */
   readFile: (path: string) => Promise<Uint8Array>
+  /** Standard input's bytes, for the path `-`; more than {@link MAX_INPUT_BYTES} need not be read. */
+  readStdin: () => Promise<Uint8Array>
+  runProgram: RunProgram
   /** Environment for child processes: its PATH is where `openssl` is looked for. */
   env?: Record<string, string | undefined>
 }
+
+/** Runs a program to its end with `env` as its whole environment: its stdout, or why it failed. */
+export type RunProgram = (
+  file: string,
+  args: readonly string[],
+  options: { env: Record<string, string | undefined>; timeoutMs: number }
+) => Promise<ProgramResult>
+
+export type ProgramResult = { ok: true; stdout: Uint8Array } | { ok: false; reason: string }
+
+/** Certificates, chains and XFCC values are a few KB; anything larger is a mistake. */
+export const MAX_INPUT_BYTES = 1024 * 1024
+
+/** The path that means standard input. */
+export const STDIN_PATH = '-'
 
 /** A command's outcome: its exit status, or 'help' for `main` to print the usage text. */
 export type CommandResult = number | 'help'
@@ -64,16 +85,35 @@ export function onePositional(positionals: string[], command: string, what: stri
   return positionals[0]!
 }
 
-/** A file's bytes; unreadable or empty is a failure (exit 1). */
+/** How messages name an input path. */
+export function inputName(path: string): string {
+  return path === STDIN_PATH ? 'standard input' : path
+}
+
+/** A file's (or for `-`, standard input's) bytes; unreadable, empty or too large is a failure (exit 1). */
 export async function readInput(path: string, io: CliIo): Promise<Uint8Array> {
+  const name = inputName(path)
   let bytes: Uint8Array
   try {
-    bytes = await io.readFile(path)
+    bytes = await (path === STDIN_PATH ? io.readStdin() : io.readFile(path))
   } catch (error) {
-    throw new CliError(`cannot read ${path}: ${fileErrorReason(error)}`, 1)
+    throw new CliError(`cannot read ${name}: ${fileErrorReason(error)}`, 1)
   }
-  if (bytes.length === 0) throw new CliError(`${path} is empty`, 1)
+  if (bytes.length === 0) throw new CliError(`${name} is empty`, 1)
+  if (bytes.length > MAX_INPUT_BYTES) throw new CliError(`${name} is larger than 1 MiB`, 1)
   return new Uint8Array(bytes)
+}
+
+/** A stream's bytes, stopping once there are more than `limit` (the caller refuses those). */
+export async function readAtMost(stream: AsyncIterable<Uint8Array>, limit: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  let length = 0
+  for await (const chunk of stream) {
+    chunks.push(chunk)
+    length += chunk.length
+    if (length > limit) break
+  }
+  return Buffer.concat(chunks)
 }
 
 /** Why a file operation failed, in words. */
@@ -125,7 +165,24 @@ function isText(bytes: Uint8Array): boolean {
 export async function certificatesFromFile(path: string, io: CliIo): Promise<Uint8Array[]> {
   const file = certificatesIn(await readInput(path, io))
   if (file === null) {
-    throw new CertgateError('ERR_CERT_MALFORMED', `${path} holds no PEM or DER certificate.`)
+    const message = `${inputName(path)} holds no PEM or DER certificate.`
+    throw new CertgateError('ERR_CERT_MALFORMED', message)
   }
   return file.ders
 }
+
+/** {@link RunProgram} with node:child_process. */
+export const runProgram: RunProgram = (file, args, { env, timeoutMs }) =>
+  new Promise((resolve) => {
+    const options = { env, timeout: timeoutMs, encoding: 'buffer' as const }
+    execFile(file, [...args], options, (error, stdout, stderr) => {
+      if (error === null) resolve({ ok: true, stdout: new Uint8Array(stdout) })
+      else if (error.code === 'ENOENT') resolve({ ok: false, reason: `${file} is not on PATH` })
+      else if (error.killed) {
+        resolve({ ok: false, reason: `${file} did not finish within ${timeoutMs / 1000} s` })
+      } else {
+        const detail = String(stderr).trim().split('\n')[0] || error.message
+        resolve({ ok: false, reason: `${file} failed: ${detail.replace(/\s+/g, ' ')}` })
+      }
+    })
+  })

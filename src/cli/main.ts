@@ -7,12 +7,21 @@
  * entry point and the dispatch; each command has its own module.
  * @module
  */
-import { realpathSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { createReadStream, realpathSync } from 'node:fs'
 import process from 'node:process'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { inspectCommand } from './inspect.ts'
-import { CliError, type CliIo, type CommandResult, describeError, usageError } from './io.ts'
+import {
+  CliError,
+  type CliIo,
+  type CommandResult,
+  describeError,
+  MAX_INPUT_BYTES,
+  readAtMost,
+  readInput,
+  runProgram,
+  usageError,
+} from './io.ts'
 import { pkiCommand } from './pki.ts'
 import { xfccCommand } from './xfcc.ts'
 
@@ -21,9 +30,10 @@ const USAGE = [
   '',
   'Commands:',
   '  inspect <file> [--json]',
-  '      Show a client certificate: SHA-256 thumbprint, names, validity, SANs, and the',
-  '      ALLOWED_CERT_THUMBPRINTS line to paste. <file> holds a PEM or DER certificate, or an',
-  '      X-Forwarded-Client-Cert value (its rightmost element is read, as certgate does).',
+  '      Show a client certificate: SHA-256 thumbprint, names, validity, SANs, extended key',
+  '      usages, and the ALLOWED_CERT_THUMBPRINTS line to paste. <file> holds a PEM or DER',
+  '      certificate, or an X-Forwarded-Client-Cert value (its rightmost element is read, as',
+  '      certgate does).',
   '  xfcc <cert.pem> [--chain <chain.pem>] [--by <uri>]...',
   '      Print the X-Forwarded-Client-Cert value Envoy (the Azure Container Apps ingress) sends',
   '      for a client presenting <cert.pem>, e.g.',
@@ -44,8 +54,13 @@ const USAGE = [
   '                  (default: api-client.contoso.com)',
   '  --rsa           pki: RSA-2048 keys instead of P-256',
   '  -h, --help      Show this text.',
+  '  -V, --version   Print certgate\'s version.',
   '',
-  'Exit status: 0 success, 1 failure (unreadable file, bad certificate), 2 usage error.',
+  '\'-\' as a file reads standard input (inspect <file>, xfcc <cert.pem> or --chain), e.g.',
+  '  kubectl get secret client-tls -o jsonpath=\'{.data.tls\\.crt}\' | base64 -d | certgate inspect -',
+  '',
+  'Exit status: 0 success, 1 failure (unreadable file, bad certificate, openssl error),',
+  '2 usage error (unknown command or option, missing or extra argument).',
   '',
 ].join('\n')
 
@@ -56,8 +71,9 @@ const USAGE = [
 export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     const result = await run(argv, io)
-    if (result !== 'help') return result
-    io.stdout(USAGE)
+    if (result === 'help') io.stdout(USAGE)
+    else if (result === 'version') io.stdout(`certgate ${await readVersion(io)}\n`)
+    else return result
     return 0
   } catch (error) {
     io.stderr(`certgate: ${describeError(error)}\n`)
@@ -65,7 +81,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-async function run(argv: string[], io: CliIo): Promise<CommandResult> {
+async function run(argv: string[], io: CliIo): Promise<CommandResult | 'version'> {
   const [command, ...rest] = argv
   if (command === undefined) {
     io.stderr(USAGE)
@@ -76,6 +92,9 @@ async function run(argv: string[], io: CliIo): Promise<CommandResult> {
     case '--help':
     case '-h':
       return 'help'
+    case '--version':
+    case '-V':
+      return 'version'
     case 'inspect':
       return inspectCommand(rest, io)
     case 'xfcc':
@@ -84,16 +103,37 @@ async function run(argv: string[], io: CliIo): Promise<CommandResult> {
       return pkiCommand(rest, io)
     default:
       if (command.startsWith('-')) throw usageError(`Unknown option '${command}'`)
-      throw new CliError(`unknown command '${command}'. Run 'certgate --help' for usage.`, 1)
+      throw usageError(`unknown command '${command}'`)
   }
 }
 
-/** The process's I/O. */
+/**
+ * The version in certgate's package.json: two folders up from this module, both as
+ * src/cli/main.ts in a clone and as dist/cli/main.js in the package.
+ */
+async function readVersion(io: CliIo): Promise<string> {
+  const path = fileURLToPath(new URL('../../package.json', import.meta.url))
+  const text = new TextDecoder().decode(await readInput(path, io))
+  let manifest: { version?: unknown } | null
+  try {
+    manifest = JSON.parse(text) as { version?: unknown } | null
+  } catch (error) {
+    throw new CliError(`${path} is not JSON: ${describeError(error)}`, 1)
+  }
+  const version = manifest?.version
+  if (typeof version !== 'string') throw new CliError(`${path} has no version`, 1)
+  return version
+}
+
+/** The process's I/O. Reads stop past MAX_INPUT_BYTES: `inspect /dev/zero` fails, never hangs. */
 function nodeIo(): CliIo {
   return {
     stdout: (text: string): void => void process.stdout.write(text),
     stderr: (text: string): void => void process.stderr.write(text),
-    readFile: (path: string): Promise<Uint8Array> => readFile(path),
+    readFile: (path: string): Promise<Uint8Array> =>
+      readAtMost(createReadStream(path), MAX_INPUT_BYTES),
+    readStdin: (): Promise<Uint8Array> => readAtMost(process.stdin, MAX_INPUT_BYTES),
+    runProgram,
     env: process.env,
   }
 }

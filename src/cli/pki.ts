@@ -1,10 +1,11 @@
 /**
  * `certgate pki`: a development root CA, intermediate CA and client certificates with their
  * keys (PEM, and PKCS#12 when openssl is on PATH), written into a new or empty directory.
+ * Every file is created by certgate with its final mode (keys and PKCS#12 0600), never widened
+ * first and narrowed after.
  * @module
  */
-import { execFile } from 'node:child_process'
-import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import process from 'node:process'
 import { parseArgs } from 'node:util'
@@ -23,6 +24,8 @@ import {
 
 const DEFAULT_COMMON_NAME = 'api-client.contoso.com'
 const P12_PASSPHRASE = 'certgate'
+/** openssl reads the passphrase from this variable of its own environment: argv shows in `ps`. */
+const P12_PASSPHRASE_VAR = 'CERTGATE_P12_PASSPHRASE'
 const LEAF_VALIDITY_MS = 365 * 24 * 60 * 60 * 1000
 const OPENSSL_TIMEOUT_MS = 30_000
 const PUBLIC = 0o644
@@ -66,7 +69,7 @@ export async function pkiCommand(args: string[], io: CliIo): Promise<CommandResu
   }
 
   const written = await writePemFiles(dir, pki, clients)
-  const p12Note = await writePkcs12Files(dir, clients, io.env ?? process.env, written)
+  const p12Note = await writePkcs12Files(dir, clients, io, written)
   io.stdout(summary(dir, keyAlgorithm, clients, written, p12Note))
   return 0
 }
@@ -111,14 +114,25 @@ async function prepareDirectory(dir: string): Promise<void> {
   }
 }
 
+/** Creates `file` in `dir` with `mode` from the start, and notes it in `written`. */
+async function writeNew(
+  dir: string,
+  file: string,
+  content: string | Uint8Array,
+  mode: number,
+  written: Written,
+  what: string
+): Promise<void> {
+  // `wx`: never overwrite, even if something appeared in the directory meanwhile.
+  await writeFile(join(dir, file), content, { flag: 'wx', mode })
+  written.push([file, what])
+}
+
 /** The CAs, and each client's certificate, key and chain, as PEM. */
 async function writePemFiles(dir: string, pki: TestPki, clients: IssuedClient[]): Promise<Written> {
   const written: Written = []
-  async function write(file: string, content: string, what: string, mode: number): Promise<void> {
-    // `wx`: never overwrite, even if something appeared in the directory meanwhile.
-    await writeFile(join(dir, file), content, { flag: 'wx', mode })
-    written.push([file, what])
-  }
+  const write = (file: string, content: string, what: string, mode: number): Promise<void> =>
+    writeNew(dir, file, content, mode, written, what)
   const { root, intermediate } = pki
   await write('ca.pem', root.pem, `root CA: ${root.subjectRfc4514}`, PUBLIC)
   const intermediateWhat = `intermediate CA: ${intermediate.subjectRfc4514}`
@@ -136,42 +150,28 @@ async function writePemFiles(dir: string, pki: TestPki, clients: IssuedClient[])
 
 /**
  * `<name>.p12` for each client via the system openssl, so certgate needs no PKCS#12 code of its
- * own. Returns a one-line note when they were skipped, else null.
+ * own. openssl writes the PKCS#12 to its stdout and certgate creates the file (mode 0600), so it
+ * never exists with the umask's mode, nor half written when openssl fails. Returns a one-line
+ * note when they were skipped, else null.
  */
 async function writePkcs12Files(
   dir: string,
   clients: IssuedClient[],
-  env: Record<string, string | undefined>,
+  io: CliIo,
   written: Written
 ): Promise<string | null> {
+  const env = { ...(io.env ?? process.env), [P12_PASSPHRASE_VAR]: P12_PASSPHRASE }
   for (const { name } of clients) {
-    const file = `${name}.p12`
-    const args = ['pkcs12', '-export', '-name', name, '-passout', `pass:${P12_PASSPHRASE}`]
+    const args = ['pkcs12', '-export', '-name', name, '-passout', `env:${P12_PASSPHRASE_VAR}`]
     args.push('-in', join(dir, `${name}.pem`), '-inkey', join(dir, `${name}.key.pem`))
-    args.push('-certfile', join(dir, 'intermediate.pem'), '-out', join(dir, file))
-    const failure = await runOpenssl(args, env)
-    if (failure !== null) return `  (PKCS#12 files skipped: ${failure})`
-    await chmod(join(dir, file), SECRET)
-    written.push([file, `PKCS#12 (certificate, key, intermediate), passphrase: ${P12_PASSPHRASE}`])
+    args.push('-certfile', join(dir, 'intermediate.pem'))
+    const result = await io.runProgram('openssl', args, { env, timeoutMs: OPENSSL_TIMEOUT_MS })
+    if (!result.ok) return `  (PKCS#12 files skipped: ${result.reason})`
+    if (result.stdout.length === 0) return '  (PKCS#12 files skipped: openssl wrote nothing)'
+    const what = `PKCS#12 (certificate, key, intermediate), passphrase: ${P12_PASSPHRASE}`
+    await writeNew(dir, `${name}.p12`, result.stdout, SECRET, written, what)
   }
   return null
-}
-
-/** Runs openssl; null on success, else why it did not run. */
-function runOpenssl(
-  args: string[],
-  env: Record<string, string | undefined>
-): Promise<string | null> {
-  return new Promise((resolve) => {
-    execFile('openssl', args, { env, timeout: OPENSSL_TIMEOUT_MS }, (error, _stdout, stderr) => {
-      if (error === null) resolve(null)
-      else if ((error as { code?: unknown }).code === 'ENOENT') resolve('openssl is not on PATH')
-      else {
-        const detail = String(stderr).trim().split('\n')[0] || error.message
-        resolve(`openssl failed: ${detail.replace(/\s+/g, ' ')}`)
-      }
-    })
-  })
 }
 
 /** What was written, the thumbprints, and what to try next. */

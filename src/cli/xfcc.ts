@@ -12,6 +12,8 @@ import {
   HELP_OPTION,
   onePositional,
   parseOrUsage,
+  STDIN_PATH,
+  usageError,
 } from './io.ts'
 
 export async function xfccCommand(args: string[], io: CliIo): Promise<CommandResult> {
@@ -28,6 +30,11 @@ export async function xfccCommand(args: string[], io: CliIo): Promise<CommandRes
   )
   if (values.help) return 'help'
   const path = onePositional(positionals, 'xfcc', 'certificate file')
+  if (path === STDIN_PATH && values.chain === STDIN_PATH) {
+    throw usageError(
+      "standard input can be read only once: give '-' for the certificate or for --chain, not both"
+    )
+  }
   const [leafDer] = await certificatesFromFile(path, io)
   const cert = await readClientCertificate(leafDer!)
   const chain = values.chain === undefined ? undefined : await chainPem(values.chain, io)
