@@ -157,7 +157,8 @@ describe('name constraints: URI', () => {
     assert.equal(await outcome(root, await leaf({ uris: ['https://api.example.com:8443/x'] })), 'ok')
     assert.equal(await outcome(root, await leaf({ uris: ['https://example.com/'] })), REFUSED)
     assert.equal(await outcome(root, await leaf({ uris: ['https://api.example.org/'] })), REFUSED)
-    assert.equal(await outcome(root, await leaf({ uris: ['urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66'] })), REFUSED)
+    const urn = 'urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66'
+    assert.equal(await outcome(root, await leaf({ uris: [urn] })), REFUSED)
     assert.equal(
       await outcome(root, await leaf({ uris: ['https://api.example.org@api.example.com/'] })),
       'ok'
@@ -321,7 +322,17 @@ describe('names on the trust path', () => {
     const root = await createRoot('root')
     const leafWith = (dnsNames: string[]): Promise<TestCertificate> =>
       createTestCertificate({ dnsNames, issuer: root })
-    for (const name of ['foo_bar.example.com', '8.8.8.8', 'a..example.com', '-a.example.com', 'ba*.example.com', '*', '*.com', 'example.com.']) {
+    const malformed = [
+      'foo_bar.example.com',
+      '8.8.8.8',
+      'a..example.com',
+      '-a.example.com',
+      'ba*.example.com',
+      '*',
+      '*.com',
+      'example.com.',
+    ]
+    for (const name of malformed) {
       assert.equal(await outcome(root, await leafWith([name])), '403 ERR_CHAIN_INVALID', name)
     }
     assert.equal(await outcome(root, await leafWith(['*.example.com', 'xn--bcher-kva.example'])), 'ok')

@@ -51,7 +51,10 @@ function chainInvalid(message: string): CertgateError {
 }
 
 /** Checks the names on a path (leaf first, trust anchor last). Throws CertgateError. */
-export function checkPathNames(path: readonly ParsedCertificate[], options: NameCheckOptions): void {
+export function checkPathNames(
+  path: readonly ParsedCertificate[],
+  options: NameCheckOptions
+): void {
   for (let i = 0; i < path.length; i++) checkWellFormed(path[i]!, i, path.length - 1)
   if (path[0]!.nameConstraints() !== null) {
     throw nameConstraintsError(
@@ -143,12 +146,13 @@ function checkName(name: GeneralName, constraints: NameConstraints): void {
   const reason = `${name.type} name`
   if (!hasRules(name)) {
     throw nameConstraintsError(
-      'A certificate on the chain has a name of a form whose constraints certgate does not process.',
+      'A certificate on the chain has a name of a form whose constraints certgate cannot process.',
       reason
     )
   }
   if (excluded.some((base) => matches(base, name, 'excluded'))) {
-    throw nameConstraintsError("A name on the chain is excluded by a CA's name constraints.", reason)
+    const message = "A name on the chain is excluded by a CA's name constraints."
+    throw nameConstraintsError(message, reason)
   }
   if (permitted.length > 0 && !permitted.some((base) => matches(base, name, 'permitted'))) {
     throw nameConstraintsError("A name on the chain is outside a CA's permitted names.", reason)
@@ -157,7 +161,9 @@ function checkName(name: GeneralName, constraints: NameConstraints): void {
 
 function hasRules(name: GeneralName): boolean {
   const { type } = name
-  return type === 'dns' || type === 'email' || type === 'uri' || type === 'ip' || type === 'directory'
+  return (
+    type === 'dns' || type === 'email' || type === 'uri' || type === 'ip' || type === 'directory'
+  )
 }
 
 /**
@@ -207,7 +213,10 @@ function emailMatches(base: string, nameText: string, mode: 'permitted' | 'exclu
   const constraint = splitMailbox(base)
   if (constraint === null) return hostMatches(base, mailbox.host)
   // The local part is compared exactly (it may be case-sensitive); the host case-folded.
-  return constraint.local === mailbox.local && constraint.host.toLowerCase() === mailbox.host.toLowerCase()
+  return (
+    constraint.local === mailbox.local &&
+    constraint.host.toLowerCase() === mailbox.host.toLowerCase()
+  )
 }
 
 /** A host against a host (itself only) or `.domain` (hosts below it) constraint; '' is all. */

@@ -52,7 +52,7 @@ export interface NameConstraints {
   readonly critical: boolean
   readonly permitted: readonly GeneralName[]
   readonly excluded: readonly GeneralName[]
-  /** Why the extension cannot be honoured as written (no subtrees, a minimum or maximum), or null. */
+  /** Why it cannot be honoured as written (no subtrees, a minimum or maximum), or null. */
   readonly problem: string | null
 }
 

@@ -40,7 +40,11 @@ export interface Constraints {
 function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const length = parts.reduce((n, p) => n + p.length, 0)
   const header =
-    length < 0x80 ? [tag, length] : length < 0x100 ? [tag, 0x81, length] : [tag, 0x82, length >> 8, length & 0xff]
+    length < 0x80
+      ? [tag, length]
+      : length < 0x100
+        ? [tag, 0x81, length]
+        : [tag, 0x82, length >> 8, length & 0xff]
   const out = new Uint8Array(header.length + length)
   out.set(header)
   let at = header.length
@@ -59,7 +63,8 @@ function cidrOctets(cidr: string): Uint8Array {
   let octets: number[]
   if (address.includes(':')) {
     const [head, tail = ''] = address.split('::') as [string, string?]
-    const groups = (text: string): number[] => (text === '' ? [] : text.split(':').map((g) => parseInt(g, 16)))
+    const groups = (text: string): number[] =>
+      text === '' ? [] : text.split(':').map((g) => parseInt(g, 16))
     const h = groups(head)
     const t = address.includes('::') ? groups(tail) : []
     const all = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t]
@@ -86,7 +91,8 @@ function encodeBase(base: Base): Uint8Array {
     name = tlv(0xa4, new Uint8Array(new x509.Name(toNameParams(base.dn)).toArrayBuffer()))
   } else {
     // type-id 1.3.6.1.4.1.55738.666.1 (a private arc), value [0] UTF8String "x".
-    const typeId = tlv(0x06, new Uint8Array([0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xb3, 0x3a, 0x85, 0x1a, 0x01]))
+    const arcs = [0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xb3, 0x3a, 0x85, 0x1a, 0x01]
+    const typeId = tlv(0x06, new Uint8Array(arcs))
     name = tlv(0xa0, typeId, tlv(0xa0, tlv(0x0c, ascii('x'))))
   }
   return tlv(0x30, name)
@@ -173,7 +179,11 @@ export async function createCertificate(options: CertificateOptions): Promise<Te
 
 /** A self-signed root CA with these constraints. */
 export function createRoot(name: string, nameConstraints?: Constraints): Promise<TestCertificate> {
-  return createCertificate({ subject: [{ CN: [name] }], ca: true, ...(nameConstraints ? { nameConstraints } : {}) })
+  return createCertificate({
+    subject: [{ CN: [name] }],
+    ca: true,
+    ...(nameConstraints ? { nameConstraints } : {}),
+  })
 }
 
 /** A CA under `issuer` with these constraints. */
