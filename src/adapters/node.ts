@@ -17,7 +17,8 @@ export interface FetchApp {
 
 /** Options for {@link serve}. */
 export interface ServeOptions {
-  port: number
+  /** The TCP port; 0 picks a free one. Default: the `PORT` environment variable, else 8000. */
+  port?: number
   /** Default: all interfaces, as `http.Server.listen` does without a host. */
   hostname?: string
   /** How long in-flight requests may run after a signal before their connections are cut. */
@@ -46,6 +47,7 @@ export interface ServeHandle {
   readonly address: ListenAddress | null
 }
 
+const DEFAULT_PORT = 8000
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000
 const DEFAULT_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']
 // A keep-alive connection that was busy when the shutdown began becomes idle once its response
@@ -62,8 +64,8 @@ const IDLE_SWEEP_MS = 50
  * The signal listeners are removed when the server closes, whatever closed it.
  *
  * @param {FetchApp} app - a Hono app or any `{ fetch(request) }`.
- * @param {ServeOptions} options - where to listen, and how to shut down.
- * @param {number} options.port - the TCP port; 0 picks a free one.
+ * @param {ServeOptions} [options] - where to listen, and how to shut down.
+ * @param {number} [options.port] - the TCP port; 0 picks a free one. Default: `PORT`, else 8000.
  * @param {string} [options.hostname] - default all interfaces.
  * @param {number} [options.shutdownTimeoutMs=10000] - bound for in-flight requests on shutdown.
  * @param {NodeJS.Signals[]} [options.signals=['SIGTERM','SIGINT']] - signals that shut down.
@@ -83,9 +85,9 @@ const IDLE_SWEEP_MS = 50
  * })
  * ```
  */
-export function serve(app: FetchApp, options: ServeOptions): ServeHandle {
+export function serve(app: FetchApp, options: ServeOptions = {}): ServeHandle {
   const {
-    port,
+    port = portFromEnvironment(),
     hostname,
     shutdownTimeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS,
     signals = DEFAULT_SIGNALS,
@@ -145,6 +147,15 @@ export function serve(app: FetchApp, options: ServeOptions): ServeHandle {
       return listenAddress(server)
     },
   }
+}
+
+/** `PORT` when set (checked like the option), else 8000: what platforms such as ACA pass. */
+function portFromEnvironment(): number {
+  const value = process.env.PORT
+  if (value === undefined || value === '') return DEFAULT_PORT
+  const port = /^[0-9]{1,5}$/.test(value) ? Number(value) : -1
+  if (port < 0 || port > 65535) throw new RangeError('PORT must be an integer from 0 to 65535.')
+  return port
 }
 
 /** Resolves once the server listens, or failed to. */

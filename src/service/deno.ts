@@ -1,5 +1,8 @@
+#!/usr/bin/env -S deno run --allow-net --allow-env --allow-read
 /**
- * The reference service on Deno (`deno run -A src/service/deno.ts`). On SIGTERM / SIGINT it
+ * The reference service on Deno (`deno task start` runs this file through its first line, so the
+ * task never names `deno`: in a task that would be the npm `deno` package's binary from
+ * node_modules/.bin, which the task runner starts as a JavaScript file). On SIGTERM / SIGINT it
  * stops accepting and lets in-flight requests finish, up to 10 s, then exits 0. Reading
  * `TRUSTED_CA_CERTS` or `CRL_FILES` from files needs `--allow-read` (a denied read is reported
  * as a configuration error naming the variable).
