@@ -204,3 +204,19 @@ export function removeDir(dir: string): void {
 export function readJson<T>(path: string): T {
   return JSON.parse(readFileSync(path, 'utf8')) as T
 }
+
+const IN_CI = (process.env.CI ?? '') !== '' && process.env.CI !== 'false' && process.env.CI !== '0'
+
+/**
+ * A describe()'s skip for tests that install from the npm registry: false when it answers (and
+ * always in CI, where an unreachable registry must fail, not hide), else why not.
+ */
+export async function registrySkip(): Promise<string | false> {
+  const notNode = nodeOnly('it installs from the npm registry with npm')
+  if (notNode !== false || IN_CI) return notNode
+  const probe = await run(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['view', 'hono@4.6', 'version'], {
+    cwd: tmpdir(),
+    timeoutMs: 30_000,
+  }).catch((error: unknown) => ({ code: null, stdout: '', stderr: String(error) }))
+  return probe.code === 0 ? false : `the npm registry is not reachable from here: ${probe.stderr.trim().split('\n')[0]}`
+}
