@@ -103,6 +103,16 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return [...digest].map((b) => b.toString(16).padStart(2, '0')).join('')
 }
 
+/**
+ * The EKU the case validates for: the one it names, else what its kind implies (a SERVER case
+ * without a named EKU asks for serverAuth, as the peers' harnesses do).
+ */
+function purposeOf(c: LimboCase): 'clientAuth' | 'serverAuth' {
+  const named = c.extended_key_usage[0]
+  if (named === 'clientAuth' || named === 'serverAuth') return named
+  return c.validation_kind === 'SERVER' ? 'serverAuth' : 'clientAuth'
+}
+
 /** Runs one case through the verifier; the answer and certgate's code when it refused. */
 async function runCase(c: LimboCase): Promise<{ actual: Result; code: string | null }> {
   let leafDer: Uint8Array
@@ -122,6 +132,7 @@ async function runCase(c: LimboCase): Promise<{ actual: Result; code: string | n
       trust: {
         roots: c.trusted_certs,
         crls: c.crls,
+        purpose: purposeOf(c),
         ...(c.max_chain_depth === null ? {} : { maxDepth: c.max_chain_depth + 1 }),
       },
     })
@@ -168,7 +179,7 @@ export async function runConformance(suitePath: string): Promise<CaseOutcome[]> 
     const { actual, code } = await runCase(c)
     const names = [...(c.expected_peer_name === null ? [] : [c.expected_peer_name]), ...c.expected_peer_names]
     let group: Group = c.id.startsWith('webpki::') ? 'webpki' : 'judged'
-    if (group === 'judged' && c.expected_result === 'FAILURE' && names.length > 0) {
+    if (c.expected_result === 'FAILURE' && names.length > 0) {
       const leaf = decodeCertificates(c.peer_certificate, { maxCertificates: 1 })[0]!
       if (!(await carriesPeerNames(leaf, names))) group = 'hostname'
     }

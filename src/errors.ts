@@ -21,6 +21,7 @@ export type CertgateErrorCode =
   | 'ERR_CERT_UNTRUSTED'
   | 'ERR_CERT_USAGE'
   | 'ERR_CHAIN_INVALID'
+  | 'ERR_CERT_KEY_REFUSED'
   | 'ERR_NAME_CONSTRAINTS'
   | 'ERR_CERT_REVOKED'
   | 'ERR_CRL_INVALID'
@@ -52,6 +53,7 @@ const CODES: Readonly<Record<CertgateErrorCode, CodeInfo>> = {
   ERR_CERT_UNTRUSTED: { status: 403, title: 'Client certificate not trusted' },
   ERR_CERT_USAGE: { status: 403, title: 'Client certificate not meant for client authentication' },
   ERR_CHAIN_INVALID: { status: 403, title: 'Client certificate chain invalid' },
+  ERR_CERT_KEY_REFUSED: { status: 403, title: 'Certificate key refused' },
   ERR_NAME_CONSTRAINTS: { status: 403, title: "Client certificate outside its CA's name constraints" },
   ERR_CERT_REVOKED: { status: 403, title: 'Client certificate revoked' },
   ERR_CRL_INVALID: { status: 403, title: 'Certificate revocation status unavailable' },

@@ -168,7 +168,10 @@ async function judge(identity: Identity, nowMs: number, options: CompiledOptions
       // A self-signed leaf has no chain to validate: it passes only when pinned by thumbprint.
       const pinned = list !== null && list.thumbprints.has(identity.thumbprint)
       const untrusted = isCertgateError(error) && error.code === 'ERR_CERT_UNTRUSTED'
-      if (!(untrusted && pinned && (await trust.isSelfSigned(identity.der)))) throw error
+      if (!(untrusted && pinned)) throw error
+      // Pinned, it still meets the leaf rules an issued leaf does (not a CA, purpose, key).
+      await trust.checkPinnedLeaf(identity.der)
+      if (!(await trust.isSelfSigned(identity.der))) throw error
     }
   }
   if (list !== null && matchAllowList(list, cert) === null) throw notAllowed()

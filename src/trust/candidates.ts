@@ -11,7 +11,7 @@ const MAX_SEARCH_STEPS = 256
 
 /** Options for {@link PathCandidates}. */
 export interface PathCandidatesOptions {
-  /** Most certificates above the leaf, root included. */
+  /** Most certificates above the leaf, root included; self-issued intermediates do not count. */
   maxDepth: number
 }
 
@@ -67,7 +67,7 @@ export class PathCandidates {
       path.push(parent)
       if (parent.isRoot) {
         if (!this.#tried.has(pathKey(path))) return path.slice()
-      } else if (path.length - 1 >= this.#maxDepth) {
+      } else if (countedDepth(path) >= this.#maxDepth) {
         this.#depthLimited = true
       } else {
         const found = this.#search(parent, path)
@@ -77,6 +77,16 @@ export class PathCandidates {
     }
     return null
   }
+}
+
+/**
+ * Certificates above the leaf, leaving out self-issued ones (a CA's certificate for its own new
+ * key, subject = issuer), which add no authority to the path.
+ */
+function countedDepth(path: readonly PathCert[]): number {
+  let depth = 0
+  for (let i = 1; i < path.length; i++) if (path[i]!.subjectKey !== path[i]!.issuerKey) depth++
+  return depth
 }
 
 function edgeKey(child: PathCert, parent: PathCert): string {

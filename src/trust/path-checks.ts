@@ -7,20 +7,24 @@
  * @module
  */
 import { checkPathNames, type NameCheckOptions } from './name-constraints.ts'
+import {
+  checkProfile,
+  checkSelfSignedProfile,
+  isSelfIssued,
+  type PathProfileOptions,
+  type ProfileCheckOptions,
+} from './profile.ts'
 import { CertgateError } from '../errors.ts'
 import type { ParsedCertificate } from '../x509/fields.ts'
 import { validityStatus } from '../x509/validity.ts'
 
 /** Options for {@link checkPath}. */
-export interface PathCheckOptions extends NameCheckOptions {
+export interface PathCheckOptions extends NameCheckOptions, PathProfileOptions {
   nowMs: number
   /** Clock skew allowed on each side of an issuing CA's validity window. */
   toleranceMs: number
-  /** A leaf with an extendedKeyUsage extension must list clientAuth. */
-  requireClientAuthEku: boolean
 }
 
-const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
 const KU_DIGITAL_SIGNATURE = 1
 const KU_KEY_CERT_SIGN = 32
 
@@ -30,12 +34,18 @@ function chainInvalid(message: string): CertgateError {
 
 /** Checks every CA on the path (leaf first, root last), then the leaf. Throws CertgateError. */
 export function checkPath(path: readonly ParsedCertificate[], options: PathCheckOptions): void {
-  for (let i = 1; i < path.length; i++) checkIssuer(path[i]!, i - 1, options)
-  checkLeaf(path[0]!, options)
+  checkProfile(path, options)
+  // Self-issued intermediates (a CA's certificate for its own new key) do not count.
+  let below = 0
+  for (let i = 1; i < path.length; i++) {
+    checkIssuer(path[i]!, below, options)
+    if (!isSelfIssued(path[i]!)) below++
+  }
+  checkLeaf(path[0]!)
   checkPathNames(path, options)
 }
 
-/** One issuing CA, with `below` CAs between it and the leaf. */
+/** One issuing CA, with `below` CAs (not self-issued) between it and the leaf. */
 function checkIssuer(cert: ParsedCertificate, below: number, options: PathCheckOptions): void {
   const ca = cert.fields
   if (ca.basicConstraints?.ca !== true) {
@@ -61,17 +71,19 @@ function checkIssuer(cert: ParsedCertificate, below: number, options: PathCheckO
   }
 }
 
-function checkLeaf(cert: ParsedCertificate, options: PathCheckOptions): void {
+/**
+ * A pinned self-signed leaf, which has no path: the same leaf rules as an issued leaf, and its
+ * key and key identifiers. Throws CertgateError.
+ */
+export function checkPinnedLeaf(cert: ParsedCertificate, options: ProfileCheckOptions): void {
+  checkSelfSignedProfile(cert, options)
+  checkLeaf(cert)
+}
+
+function checkLeaf(cert: ParsedCertificate): void {
   const leaf = cert.fields
   if (leaf.basicConstraints?.ca === true) {
     throw new CertgateError('ERR_CERT_USAGE', 'The client certificate is a CA certificate.')
-  }
-  const ekus = leaf.extendedKeyUsages
-  if (options.requireClientAuthEku && ekus !== null && !ekus.includes(CLIENT_AUTH)) {
-    throw new CertgateError(
-      'ERR_CERT_USAGE',
-      'The client certificate is not meant for client authentication.'
-    )
   }
   if (leaf.keyUsage !== null && (leaf.keyUsage & KU_DIGITAL_SIGNATURE) === 0) {
     throw new CertgateError(

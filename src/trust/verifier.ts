@@ -17,14 +17,17 @@
  * @module
  */
 import { PathCandidates } from './candidates.ts'
-import { checkPath } from './path-checks.ts'
+import { checkPath, checkPinnedLeaf } from './path-checks.ts'
+import { anchorMayOmitAki, profileOptions, type ProfileOptions, type Purpose } from './profile.ts'
 import { type FetchCrlsOptions, RevocationChecker, type RevocationLink } from './revocation.ts'
 import { equalBytes, type PathCert, requestCert, TrustStore } from './store.ts'
 import { toHex } from '../bytes.ts'
 import { CertgateError, isCertgateError } from '../errors.ts'
 import { parseCertificate } from '../x509/fields.ts'
+import { ed25519Supported } from '../x509/keys.ts'
 import { distinguishedNameKey } from '../x509/name.ts'
 import {
+  certificateSignedObject,
   type SignatureVerdict,
   type SignerKey,
   SignerKeyPool,
@@ -41,12 +44,23 @@ export interface TrustOptions {
   /** Intermediate CAs to complete paths with, when clients do not send them. */
   intermediates?: ReadonlyArray<string | Uint8Array>
   /**
-   * Default true: a leaf with an extendedKeyUsage extension must list clientAuth
-   * (1.3.6.1.5.5.7.3.2). anyExtendedKeyUsage alone does not count (as OpenSSL). A leaf without
-   * the extension passes.
+   * What the leaf must be meant for: `'clientAuth'` (default) or `'serverAuth'`. A leaf with an
+   * extendedKeyUsage extension must list it; a CA with one must list it or anyExtendedKeyUsage.
+   */
+  purpose?: Purpose
+  /**
+   * Default true: a leaf with an extendedKeyUsage extension must list the `purpose`
+   * (clientAuth, 1.3.6.1.5.5.7.3.2, by default). anyExtendedKeyUsage alone does not count (as
+   * OpenSSL). A leaf without the extension passes. false skips the leaf's check only: a CA's
+   * extendedKeyUsage is always checked.
    */
   requireClientAuthEku?: boolean
-  /** Most certificates above the leaf, root included. Default 5. */
+  /** RSA keys on the path (leaf, CAs, root) shorter than this are refused. Default 2048, the least. */
+  minRsaBits?: number
+  /**
+   * Most certificates above the leaf, root included; self-issued CAs (a CA's certificate for its
+   * own new key) do not count. Default 5.
+   */
   maxDepth?: number
   /**
    * Default false: a CA whose nameConstraints extension is not marked critical is refused, as
@@ -77,7 +91,7 @@ export interface TrustVerdict {
 export interface TrustVerifier {
   /**
    * Validates leaf → root. Throws CertgateError: ERR_CERT_UNTRUSTED, ERR_CHAIN_INVALID,
-   * ERR_NAME_CONSTRAINTS, ERR_CERT_USAGE, ERR_CERT_EXPIRED / ERR_CERT_NOT_YET_VALID (for a CA on the path),
+   * ERR_NAME_CONSTRAINTS, ERR_CERT_USAGE, ERR_CERT_KEY_REFUSED, ERR_CERT_EXPIRED / ERR_CERT_NOT_YET_VALID (for a CA on the path),
    * ERR_CERT_REVOKED, ERR_CRL_INVALID, ERR_CERT_MALFORMED, ERR_CHAIN_TOO_LONG. The leaf's own
    * validity window is not checked here.
    */
@@ -89,6 +103,11 @@ export interface TrustVerifier {
   ): Promise<TrustVerdict>
   /** Whether a DER certificate is self-signed: subject is issuer and its own key verifies it. */
   isSelfSigned(der: Uint8Array): Promise<boolean>
+  /**
+   * The leaf rules for a pinned self-signed leaf, which has no path: not a CA, meant for the
+   * `purpose`, an accepted key. Throws CertgateError (ERR_CERT_USAGE, ERR_CERT_KEY_REFUSED…).
+   */
+  checkPinnedLeaf(der: Uint8Array): Promise<void>
 }
 
 const DEFAULT_MAX_DEPTH = 5
@@ -108,7 +127,7 @@ interface Verifier {
   readonly revocation: RevocationChecker
   readonly signatures: EdgeSignatures
   readonly maxDepth: number
-  readonly requireClientAuthEku: boolean
+  readonly profile: ProfileOptions
   readonly allowNonCriticalNameConstraints: boolean
 }
 
@@ -123,7 +142,6 @@ export function createTrustVerifier(options: TrustOptions): TrustVerifier {
   const {
     roots,
     intermediates = [],
-    requireClientAuthEku = true,
     maxDepth = DEFAULT_MAX_DEPTH,
     allowNonCriticalNameConstraints = false,
   } = options
@@ -131,9 +149,7 @@ export function createTrustVerifier(options: TrustOptions): TrustVerifier {
     throw new TypeError('trust.roots must be a non-empty array of PEM text or DER bytes.')
   }
   if (!Array.isArray(intermediates)) throw new TypeError('trust.intermediates must be an array.')
-  if (typeof requireClientAuthEku !== 'boolean') {
-    throw new TypeError('trust.requireClientAuthEku must be a boolean.')
-  }
+  const profile = profileOptions(options)
   if (typeof allowNonCriticalNameConstraints !== 'boolean') {
     throw new TypeError('trust.allowNonCriticalNameConstraints must be a boolean.')
   }
@@ -146,13 +162,16 @@ export function createTrustVerifier(options: TrustOptions): TrustVerifier {
     revocation,
     signatures: new EdgeSignatures(),
     maxDepth,
-    requireClientAuthEku,
+    profile,
     allowNonCriticalNameConstraints,
   }
   return {
     verify: (leaf, chain, nowMs, toleranceMs) =>
       verifyPath(verifier, leaf, chain, nowMs, toleranceMs),
     isSelfSigned: (der) => isSelfSigned(verifier.signatures, der),
+    checkPinnedLeaf: async (der) => {
+      checkPinnedLeaf(parseCertificate(der), { ...profile, ed25519: await ed25519Supported() })
+    },
   }
 }
 
@@ -173,11 +192,16 @@ async function verifyPath(
       'The forwarded chain holds too many certificates.'
     )
   }
-  const { store, signatures, maxDepth, requireClientAuthEku, allowNonCriticalNameConstraints } =
-    verifier
+  const { store, signatures, maxDepth, allowNonCriticalNameConstraints } = verifier
   const leaf = requestCert(-1, leafDer, parseCertificate(leafDer))
   const candidates = new PathCandidates(leaf, store.withChain(leafDer, chain), { maxDepth })
-  const pathOptions = { nowMs, toleranceMs, requireClientAuthEku, allowNonCriticalNameConstraints }
+  const pathOptions = {
+    nowMs,
+    toleranceMs,
+    ...verifier.profile,
+    ed25519: await ed25519Supported(),
+    allowNonCriticalNameConstraints,
+  }
   let firstError: CertgateError | null = null
   let signed = 0
   for (let attempt = 0; attempt < MAX_PATHS + MAX_SIGNATURES; attempt++) {
@@ -195,13 +219,16 @@ async function verifyPath(
     }
     candidates.markTried(path)
     try {
+      // The path's rules first: a refused key is named as such, not as an unusable signature.
+      const parsed = path.map((node) => node.parsed)
+      const anchorMayOmit = await anchorMayOmitAki(parsed.at(-1)!)
+      checkPath(parsed, { ...pathOptions, anchorMayOmitAki: anchorMayOmit })
       if (verdicts.includes('unsupported')) {
         throw new CertgateError(
           'ERR_CHAIN_INVALID',
           'A certificate on the chain is signed with an algorithm certgate does not accept.'
         )
       }
-      checkPath(path.map((node) => node.parsed), pathOptions)
     } catch (error) {
       if (!isCertgateError(error)) throw error
       firstError ??= error
@@ -292,15 +319,8 @@ class EdgeSignatures {
 
   /** Checks `child`'s signature with `parent`'s key. */
   verify(child: PathCert, parent: PathCert): Promise<SignatureVerdict> {
-    const parts = child.parsed.signatureParts()
-    return verifySignature(
-      {
-        signed: parts.tbsCertificate,
-        algorithm: parts.signatureAlgorithm,
-        signature: parts.signatureValue,
-      },
-      this.signerOf(parent)
-    )
+    const object = certificateSignedObject(child.parsed.signatureParts())
+    return verifySignature(object, this.signerOf(parent))
   }
 
   /** A certificate's key: its own for a configured CA, else the pooled one. */

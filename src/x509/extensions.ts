@@ -36,15 +36,18 @@ const MAX_PATH_LENGTH_OCTETS = 3
 const MAX_DISTRIBUTION_POINTS = 4
 const MAX_URL_LENGTH = 2048
 
-// Third content octet of the id-ce (2.5.29.x) extension OIDs read here.
-const EXT_SUBJECT_KEY_IDENTIFIER = 14
+// Third content octet of the id-ce (2.5.29.x) extension OIDs read here (and, for policy
+// constraints and inhibitAnyPolicy, whose criticality the trust profile checks).
+export const EXT_SUBJECT_KEY_IDENTIFIER = 14
 const EXT_KEY_USAGE = 15
 const EXT_SUBJECT_ALT_NAME = 17
-const EXT_BASIC_CONSTRAINTS = 19
+export const EXT_BASIC_CONSTRAINTS = 19
 const EXT_NAME_CONSTRAINTS = 30
 const EXT_CRL_DISTRIBUTION_POINTS = 31
 export const EXT_AUTHORITY_KEY_IDENTIFIER = 35
+export const EXT_POLICY_CONSTRAINTS = 36
 const EXT_EXTENDED_KEY_USAGE = 37
+export const EXT_INHIBIT_ANY_POLICY = 54
 
 // id-ce arcs of the certificate extensions certgate processes or may safely ignore: SKI,
 // keyUsage, SAN, basicConstraints, nameConstraints, CDP, certificatePolicies (no policy
@@ -108,6 +111,8 @@ export interface ExtensionsBeyondFields {
   subjectAltName: Extension | null
   /** nameConstraints, decoded on demand. */
   nameConstraints: Extension | null
+  /** The id-ce (2.5.29.n) extensions present, by n, each with whether it is marked critical. */
+  idCeCritical: ReadonlyMap<number, boolean>
 }
 
 /** What a certificate without extensions has beyond its fields. */
@@ -116,6 +121,7 @@ export const NO_EXTENSIONS_BEYOND_FIELDS: Readonly<ExtensionsBeyondFields> = {
   unhandledCriticalExtension: null,
   subjectAltName: null,
   nameConstraints: null,
+  idCeCritical: new Map(),
 }
 
 /** Reads a certificate's `[3] Extensions` into `fields`; returns what the fields do not hold. */
@@ -127,9 +133,11 @@ export function readCertificateExtensions(
   const outer = r.children(wrapper)
   const list = outer.expect(TAG_SEQUENCE)
   outer.finish()
-  const beyond: ExtensionsBeyondFields = { ...NO_EXTENSIONS_BEYOND_FIELDS }
+  const idCeCritical = new Map<number, boolean>()
+  const beyond: ExtensionsBeyondFields = { ...NO_EXTENSIONS_BEYOND_FIELDS, idCeCritical }
   for (const extension of readExtensionList(r, list)) {
     const { id, idCeArc, critical, value } = extension
+    if (idCeArc !== -1) idCeCritical.set(idCeArc, critical)
     if (critical && !HANDLED_EXTENSIONS.has(idCeArc)) {
       beyond.unhandledCriticalExtension ??= readOid(r.bytes, id)
     }

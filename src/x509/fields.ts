@@ -93,6 +93,8 @@ export interface CertificateSignatureParts {
   publicKeyAlgorithm: string
   /** For EC keys, the named curve's OID (e.g. 1.2.840.10045.3.1.7 for P-256); otherwise null. */
   namedCurve: string | null
+  /** The DER of signatureAlgorithm's parameters (RSA-PSS's SEQUENCE), or null when absent or NULL. */
+  signatureParameters: Uint8Array<ArrayBuffer> | null
 }
 
 /** What path and revocation checks need from a certificate beyond `CertificateFields`. */
@@ -103,6 +105,8 @@ export interface CertificateExtras {
   readonly distributionPoints: readonly string[]
   /** OID of the first critical extension certgate does not process, or null. */
   readonly unhandledCriticalExtension: string | null
+  /** The id-ce (2.5.29.n) extensions present, by n, each with whether it is marked critical. */
+  readonly idCeCritical: ReadonlyMap<number, boolean>
 }
 
 const LIMITS = {
@@ -123,11 +127,13 @@ interface Walk {
   readonly subject: Tlv
   readonly spki: Tlv
   readonly signatureAlgorithm: string
+  readonly signatureParameters: Tlv | null
   readonly signatureValue: Uint8Array
   readonly publicKeyAlgorithm: string
   readonly namedCurve: string | null
   readonly crlDistributionPoints: Tlv | null
   readonly unhandledCriticalExtension: string | null
+  readonly idCeCritical: ReadonlyMap<number, boolean>
   readonly subjectAltName: Extension | null
   readonly nameConstraints: Extension | null
 }
@@ -162,6 +168,10 @@ export class ParsedCertificate {
       subjectPublicKeyInfo: der.slice(w.spki.start, w.spki.end),
       publicKeyAlgorithm: w.publicKeyAlgorithm,
       namedCurve: w.namedCurve,
+      signatureParameters:
+        w.signatureParameters === null
+          ? null
+          : der.slice(w.signatureParameters.start, w.signatureParameters.end),
     }
     return this.#parts
   }
@@ -179,6 +189,7 @@ export class ParsedCertificate {
       distributionPoints:
         w.crlDistributionPoints === null ? [] : readDistributionPoints(r, w.crlDistributionPoints),
       unhandledCriticalExtension: w.unhandledCriticalExtension,
+      idCeCritical: w.idCeCritical,
     }
     return this.#extras
   }
@@ -266,7 +277,7 @@ function walk(r: DerReader): Walk {
   if (!sameEncoding(der, innerAlgorithm, outerAlgorithm)) {
     derMalformed('signature algorithms differ')
   }
-  const signatureAlgorithm = readAlgorithm(r, outerAlgorithm).oid
+  const signatureAlgorithm = readAlgorithm(r, outerAlgorithm)
   const key = readPublicKey(r, spki)
 
   const fields: CertificateFields = {
@@ -293,7 +304,9 @@ function walk(r: DerReader): Walk {
     issuer,
     subject,
     spki,
-    signatureAlgorithm,
+    signatureAlgorithm: signatureAlgorithm.oid,
+    signatureParameters:
+      signatureAlgorithm.parameters?.tag === TAG_NULL ? null : signatureAlgorithm.parameters,
     signatureValue: signature.data,
     publicKeyAlgorithm: key.algorithm,
     namedCurve: key.namedCurve,

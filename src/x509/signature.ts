@@ -3,14 +3,26 @@
  * Web Crypto parameters, turns DER ECDSA signatures into the raw `r‖s` Web Crypto expects, and
  * imports each public key at most once per signer (an import costs more than a verify on Node).
  *
- * Accepted: RSASSA-PKCS1-v1_5 and ECDSA (P-256, P-384, P-521) with SHA-256/384/512, and Ed25519
- * where the runtime has it. RSA-PSS, SHA-1 and anything else are `'unsupported'`: callers refuse
- * them rather than skip the check.
+ * Accepted: RSASSA-PKCS1-v1_5, RSASSA-PSS (parameters as `pss.ts` reads them) and ECDSA (P-256,
+ * P-384, P-521) with SHA-256/384/512, and Ed25519 where the runtime has it. SHA-1, MD5, DSA,
+ * anything else, and a key outside the bounds of `keys.ts` are `'unsupported'`: callers refuse
+ * them rather than skip the check. A refused key is never imported.
  * @module
  */
 import { toHex } from '../bytes.ts'
 import { DerReader, TAG_INTEGER, TAG_SEQUENCE } from './der.ts'
 import { readIntegerBytes } from './der-values.ts'
+import type { CertificateSignatureParts } from './fields.ts'
+import {
+  CURVES,
+  describePublicKey,
+  keyRefusal,
+  MIN_RSA_BITS,
+  OID_EC,
+  OID_ED25519,
+  OID_RSA,
+} from './keys.ts'
+import { OID_RSA_PSS, readPssParameters } from './pss.ts'
 
 /** The outcome of one signature check. */
 export type SignatureVerdict = 'valid' | 'invalid' | 'unsupported'
@@ -23,16 +35,16 @@ export interface SignedObject {
   readonly algorithm: string
   /** The signature BIT STRING's octets (DER Ecdsa-Sig-Value for ECDSA). */
   readonly signature: Uint8Array<ArrayBuffer>
+  /** The DER of the signature algorithm's parameters, when it has any (RSA-PSS needs them). */
+  readonly parameters?: Uint8Array | null
 }
-
-const OID_RSA = '1.2.840.113549.1.1.1'
-const OID_EC = '1.2.840.10045.2.1'
-const OID_ED25519 = '1.3.101.112'
 
 /** How one signature algorithm maps onto Web Crypto. */
 export interface Scheme {
-  readonly family: 'RSA' | 'EC' | 'Ed25519'
+  readonly family: 'RSA' | 'RSA-PSS' | 'EC' | 'Ed25519'
   readonly hash: string | null
+  /** RSA-PSS only: the salt length in octets. */
+  readonly saltLength?: number
 }
 
 const SCHEMES: Readonly<Record<string, Scheme>> = {
@@ -45,12 +57,6 @@ const SCHEMES: Readonly<Record<string, Scheme>> = {
   [OID_ED25519]: { family: 'Ed25519', hash: null },
 }
 
-const CURVES: Readonly<Record<string, { name: string; size: number }>> = {
-  '1.2.840.10045.3.1.7': { name: 'P-256', size: 32 },
-  '1.3.132.0.34': { name: 'P-384', size: 48 },
-  '1.3.132.0.35': { name: 'P-521', size: 66 },
-}
-
 const ECDSA_SIG_LIMITS = { maxLength: 256, maxDepth: 2, maxTlvs: 8 }
 
 /** A public key that signs things, with its Web Crypto imports memoised per algorithm. */
@@ -59,6 +65,7 @@ export class SignerKey {
   readonly algorithm: string
   readonly namedCurve: string | null
   readonly #imports = new Map<string, Promise<CryptoKey | null>>()
+  #refused: boolean | null = null
 
   constructor(spki: Uint8Array<ArrayBuffer>, algorithm: string, namedCurve: string | null) {
     this.spki = spki
@@ -66,9 +73,22 @@ export class SignerKey {
     this.namedCurve = namedCurve
   }
 
+  /**
+   * True when the key is readable but outside the fixed bounds (`keyRefusal` at its defaults):
+   * it is never imported. An unreadable key simply verifies nothing.
+   */
+  get refused(): boolean {
+    if (this.#refused === null) {
+      const key = describePublicKey(this.spki)
+      const refusal = keyRefusal(key, { minRsaBits: MIN_RSA_BITS })
+      this.#refused = key.kind !== 'malformed' && refusal !== null
+    }
+    return this.#refused
+  }
+
   /** The imported key for this scheme, or null when the key cannot serve it. */
   importFor(scheme: Scheme): Promise<CryptoKey | null> {
-    const id = scheme.family === 'RSA' ? `RSA:${scheme.hash}` : scheme.family
+    const id = scheme.hash === null ? scheme.family : `${scheme.family}:${scheme.hash}`
     let promise = this.#imports.get(id)
     if (promise === undefined) {
       promise = this.#import(scheme)
@@ -79,9 +99,10 @@ export class SignerKey {
 
   async #import(scheme: Scheme): Promise<CryptoKey | null> {
     let params: RsaHashedImportParams | EcKeyImportParams | Algorithm
-    if (scheme.family === 'RSA') {
+    if (scheme.family === 'RSA' || scheme.family === 'RSA-PSS') {
       if (this.algorithm !== OID_RSA) return null
-      params = { name: 'RSASSA-PKCS1-v1_5', hash: scheme.hash! }
+      const name = scheme.family === 'RSA' ? 'RSASSA-PKCS1-v1_5' : 'RSA-PSS'
+      params = { name, hash: scheme.hash! }
     } else if (scheme.family === 'EC') {
       const curve = this.namedCurve === null ? undefined : CURVES[this.namedCurve]
       if (this.algorithm !== OID_EC || curve === undefined) return null
@@ -125,13 +146,23 @@ export class SignerKeyPool {
   }
 }
 
+/** A certificate's signed bytes, algorithm (with its parameters) and signature, to verify. */
+export function certificateSignedObject(parts: CertificateSignatureParts): SignedObject {
+  return {
+    signed: parts.tbsCertificate,
+    algorithm: parts.signatureAlgorithm,
+    signature: parts.signatureValue,
+    parameters: parts.signatureParameters,
+  }
+}
+
 /** Checks `object`'s signature with `signer`'s key. Never throws. */
 export async function verifySignature(
   object: SignedObject,
   signer: SignerKey
 ): Promise<SignatureVerdict> {
-  const scheme = Object.hasOwn(SCHEMES, object.algorithm) ? SCHEMES[object.algorithm] : undefined
-  if (scheme === undefined) return 'unsupported'
+  const scheme = schemeOf(object)
+  if (scheme === null || signer.refused) return 'unsupported'
   const key = await signer.importFor(scheme)
   if (key === null) {
     // Ed25519 signatures on a runtime without Ed25519 cannot be judged either way.
@@ -140,10 +171,12 @@ export async function verifySignature(
       : 'invalid'
   }
   let signature: Uint8Array<ArrayBuffer> | null = object.signature
-  let params: Algorithm | EcdsaParams = { name: key.algorithm.name }
+  let params: Algorithm | EcdsaParams | RsaPssParams = { name: key.algorithm.name }
   if (scheme.family === 'EC') {
     signature = ecdsaRaw(object.signature, CURVES[signer.namedCurve!]!.size)
     params = { name: 'ECDSA', hash: scheme.hash! }
+  } else if (scheme.family === 'RSA-PSS') {
+    params = { name: 'RSA-PSS', saltLength: scheme.saltLength! }
   }
   if (signature === null) return 'invalid'
   try {
@@ -151,6 +184,15 @@ export async function verifySignature(
   } catch {
     return 'invalid'
   }
+}
+
+/** The scheme of a signed object's algorithm (with its parameters, for RSA-PSS), or null. */
+function schemeOf(object: SignedObject): Scheme | null {
+  if (object.algorithm === OID_RSA_PSS) {
+    const pss = readPssParameters(object.parameters ?? null)
+    return pss === null ? null : { family: 'RSA-PSS', hash: pss.hash, saltLength: pss.saltLength }
+  }
+  return Object.hasOwn(SCHEMES, object.algorithm) ? SCHEMES[object.algorithm]! : null
 }
 
 /** DER Ecdsa-Sig-Value → r‖s, each left-padded to the curve size; null when malformed. */

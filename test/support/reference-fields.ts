@@ -61,7 +61,7 @@ export function referenceCertificateFields(der: Uint8Array): CertificateFields {
 
 /** What @peculiar/x509 keeps of the parsed ASN.1 behind its protected `asn` member. */
 interface AsnCertificateView {
-  signatureAlgorithm: { algorithm: string }
+  signatureAlgorithm: { algorithm: string; parameters?: ArrayBuffer | null }
   tbsCertificate: {
     subjectPublicKeyInfo: { algorithm: { algorithm: string; parameters?: ArrayBuffer | null } }
   }
@@ -85,6 +85,9 @@ export function referenceSignatureParts(der: Uint8Array): CertificateSignaturePa
     publicKeyAlgorithm: keyAlgorithm.algorithm,
     namedCurve: keyAlgorithm.algorithm === '1.2.840.10045.2.1' && parameters?.[0] === 0x06
       ? oidText(parameters)
+      : null,
+    signatureParameters: asn.signatureAlgorithm.parameters
+      ? new Uint8Array(asn.signatureAlgorithm.parameters)
       : null,
   }
 }
