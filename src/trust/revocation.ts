@@ -12,28 +12,19 @@
  * issuer field, or its authority key id equals the issuing CA's subject key id; the CRL's
  * signature by that CA is what binds it. Where no CRL for an issuer is configured or fetched, that
  * link goes unchecked.
+ *
+ * Fetching is `crl-fetcher.ts`'s; a fetched CRL is checked here — its issuer, the CA's cRLSign,
+ * its signature — before the fetcher keeps it, so a forged answer is an outage, never a verdict.
+ * A refusal that rests on a fetch says until when ({@link refusalRetryAt}), so no cache keeps it
+ * past the next fetch.
  * @module
  */
-import { fetchWithDeadline, readBody } from '../body.ts'
-import { BoundedCache } from '../cache.ts'
+import { CrlFetcher, type FetchCrlsOptions } from './crl-fetcher.ts'
+import { toHex } from '../bytes.ts'
 import { CertgateError, isCertgateError } from '../errors.ts'
-import { type CertificateList, CRL_LIMITS, invalidCrl, readCrls } from '../x509/crl.ts'
+import { type CertificateList, invalidCrl, readCrls } from '../x509/crl.ts'
 import type { CertificateExtras } from '../x509/fields.ts'
 import { type SignatureVerdict, type SignerKey, verifySignature } from '../x509/signature.ts'
-
-/** Optional fetching of CRLs from the leaf's CRL distribution points. */
-export interface FetchCrlsOptions {
-  /** Deadline for all the leaf's distribution points together. Default 2000 ms. */
-  timeoutMs?: number
-  /** Largest CRL accepted. Default 4 MiB. */
-  maxBytes?: number
-  /** Reuse a fetched CRL until its nextUpdate or this long, whichever comes first. Default 3600. */
-  cacheSeconds?: number
-  /** When no distribution point gives a usable CRL: refuse (ERR_CRL_INVALID) or carry on. */
-  onFailure: 'refuse' | 'allow'
-  /** Default `globalThis.fetch`. */
-  fetch?: typeof fetch
-}
 
 /** Revocation settings (a subset of `TrustOptions`). */
 export interface RevocationOptions {
@@ -60,25 +51,27 @@ export interface RevocationLink {
 }
 
 const KEY_USAGE_CRL_SIGN = 64
-const DEFAULT_TIMEOUT_MS = 2000
-const DEFAULT_MAX_BYTES = 4 * 1024 * 1024
-const DEFAULT_CACHE_SECONDS = 3600
-// A distribution point that just failed is not retried for this long, so an outage costs one
-// timeout per interval rather than one per request.
-const FAILURE_RETRY_MS = 30_000
-const MAX_CACHED_URLS = 64
-const MAX_CACHED_BYTES = 64 * 1024 * 1024
 
 interface ConfiguredCrl {
   readonly crl: CertificateList
   readonly verdicts: WeakMap<SignerKey, Promise<SignatureVerdict>>
 }
 
-type FetchSettings = Required<Omit<FetchCrlsOptions, 'fetch'>> & { fetch: typeof fetch }
+// Refusals that rest on a fetch → when the checker will fetch again.
+const retryTimes = new WeakMap<CertgateError, number>()
 
-interface FetchedCrl {
-  readonly entry: ConfiguredCrl
-  readonly expiresAt: number
+/**
+ * When a refusal stops holding because the checker will fetch a CRL again (a point that failed,
+ * or a fetched CRL not current); Infinity for a refusal that is final.
+ */
+export function refusalRetryAt(error: CertgateError): number {
+  return retryTimes.get(error) ?? Infinity
+}
+
+/** Marks `error` as holding only until `at`; a revocation stays final. */
+function retryable(error: unknown, at: number): unknown {
+  if (isCertgateError(error) && error.code === 'ERR_CRL_INVALID') retryTimes.set(error, at)
+  return error
 }
 
 /** Applies configured and fetched CRLs to validated paths. */
@@ -87,15 +80,7 @@ export class RevocationChecker {
   // Also by key id: a CA that re-encodes its Name in its CRLs is still found by its key.
   readonly #byKeyId = new Map<string, ConfiguredCrl[]>()
   readonly #stale: 'refuse' | 'ignore'
-  readonly #fetch: FetchSettings | null
-  readonly #cache = new BoundedCache<FetchedCrl>({
-    maxEntries: MAX_CACHED_URLS,
-    maxBytes: MAX_CACHED_BYTES,
-    // A fetched CRL is worth keeping from the first download: the URLs come from configured CAs.
-    admission: 'always',
-  })
-  readonly #inFlight = new Map<string, Promise<FetchedCrl | null>>()
-  readonly #failedUntil = new Map<string, number>()
+  readonly #fetcher: CrlFetcher | null
 
   /** Parses configured CRLs; bad options throw TypeError naming the problem. */
   constructor(options: RevocationOptions) {
@@ -114,12 +99,12 @@ export class RevocationChecker {
         }
       }
     })
-    this.#fetch = fetchCrls === undefined ? null : fetchSettings(fetchCrls)
+    this.#fetcher = fetchCrls === undefined ? null : new CrlFetcher(fetchCrls)
   }
 
   /** True when there is anything to check. */
   get active(): boolean {
-    return this.#byIssuer.size > 0 || this.#fetch !== null
+    return this.#byIssuer.size > 0 || this.#fetcher !== null
   }
 
   /**
@@ -138,7 +123,7 @@ export class RevocationChecker {
         await requireSigned(configured, link)
         validUntil = Math.min(validUntil, this.#apply(configured.crl, link, nowMs, toleranceMs))
       }
-      if (this.#fetch !== null && link.isLeaf && link.extras.distributionPoints.length > 0) {
+      if (this.#fetcher !== null && link.isLeaf && link.extras.distributionPoints.length > 0) {
         validUntil = Math.min(validUntil, await this.#checkFetched(link, nowMs, toleranceMs))
       }
     }
@@ -178,59 +163,33 @@ export class RevocationChecker {
     return crl.nextUpdate + toleranceMs
   }
 
+  /**
+   * Applies the first usable CRL at the leaf's distribution points. Without one: refuses (until
+   * the checker fetches again) or, with onFailure 'allow', admits until then.
+   */
   async #checkFetched(link: RevocationLink, nowMs: number, toleranceMs: number): Promise<number> {
-    const settings = this.#fetch!
-    const deadline = Date.now() + settings.timeoutMs
+    const fetcher = this.#fetcher!
+    const deadline = Date.now() + fetcher.settings.timeoutMs
+    const issuer = toHex(link.issuer.signer.spki)
+    const check = (crl: CertificateList): Promise<void> => requireIssued(crl, link)
+    let retryAt = Infinity
     for (const url of link.extras.distributionPoints) {
-      const fetched = await this.#get(url, nowMs, deadline)
-      if (fetched === null) continue
-      if (!sameAuthority(fetched.entry.crl, link)) continue
-      try {
-        await requireSigned(fetched.entry, link)
-      } catch {
-        // Over plain http anyone on the path can swap the CRL: a bad one is an outage, no more.
+      const fetched = await fetcher.get({ url, issuer, check, nowMs, deadline })
+      if ('retryAt' in fetched) {
+        retryAt = Math.min(retryAt, fetched.retryAt)
         continue
       }
-      return Math.min(fetched.expiresAt, this.#apply(fetched.entry.crl, link, nowMs, toleranceMs))
+      try {
+        return Math.min(fetched.expiresAt, this.#apply(fetched.crl, link, nowMs, toleranceMs))
+      } catch (error) {
+        // Not current yet or any more: the next download may be, so the refusal lasts until then.
+        throw retryable(error, fetched.expiresAt)
+      }
     }
-    if (settings.onFailure === 'refuse') {
-      throw invalidCrl('no usable CRL at the distribution points')
+    if (fetcher.settings.onFailure === 'refuse') {
+      throw retryable(invalidCrl('no usable CRL at the distribution points'), retryAt)
     }
-    return Infinity
-  }
-
-  /** A cached CRL, or one fetched (one request per URL at a time); null on failure. */
-  #get(url: string, nowMs: number, deadline: number): Promise<FetchedCrl | null> {
-    const cached = this.#cache.get(url, nowMs)
-    if (cached !== undefined) return Promise.resolve(cached)
-    const failedUntil = this.#failedUntil.get(url)
-    if (failedUntil !== undefined && failedUntil > nowMs) return Promise.resolve(null)
-    let pending = this.#inFlight.get(url)
-    if (pending === undefined) {
-      pending = this.#download(url, nowMs, deadline).finally(() => this.#inFlight.delete(url))
-      this.#inFlight.set(url, pending)
-    }
-    return pending
-  }
-
-  async #download(url: string, nowMs: number, deadline: number): Promise<FetchedCrl | null> {
-    const settings = this.#fetch!
-    try {
-      const body = await download(url, settings, Math.max(1, deadline - Date.now()))
-      const crl = readCrls(body[0] === 0x2d ? new TextDecoder().decode(body) : body)[0]!
-      const cacheUntil = nowMs + settings.cacheSeconds * 1000
-      let expiresAt = crl.nextUpdate === null ? cacheUntil : Math.min(cacheUntil, crl.nextUpdate)
-      // A distribution point serving an out-of-date CRL is asked again no sooner than a failed one.
-      if (expiresAt <= nowMs) expiresAt = nowMs + Math.min(FAILURE_RETRY_MS, cacheUntil - nowMs)
-      const fetched: FetchedCrl = { entry: { crl, verdicts: new WeakMap() }, expiresAt }
-      this.#cache.set(url, fetched, expiresAt, crl.der.length)
-      this.#failedUntil.delete(url)
-      return fetched
-    } catch {
-      if (this.#failedUntil.size >= MAX_CACHED_URLS) this.#failedUntil.clear()
-      this.#failedUntil.set(url, nowMs + Math.min(FAILURE_RETRY_MS, settings.cacheSeconds * 1000))
-      return null
-    }
+    return retryAt
   }
 }
 
@@ -238,6 +197,19 @@ function addTo(map: Map<string, ConfiguredCrl[]>, key: string, entry: Configured
   const list = map.get(key)
   if (list === undefined) map.set(key, [entry])
   else list.push(entry)
+}
+
+/**
+ * Throws ERR_CRL_INVALID unless a fetched CRL is the link issuer's: its Name's bytes or its key
+ * id, no other key's id, and signed by the issuer, which may sign CRLs.
+ */
+async function requireIssued(crl: CertificateList, link: RevocationLink): Promise<void> {
+  const ski = link.issuer.subjectKeyIdentifier
+  const named =
+    crl.issuerNameKey === link.extras.issuerNameKey ||
+    (ski !== null && crl.authorityKeyIdentifier === ski)
+  if (!named || !sameAuthority(crl, link)) throw invalidCrl('CRL from another issuer')
+  await requireSigned({ crl, verdicts: new WeakMap() }, link)
 }
 
 /** False when both the CRL and the issuing CA name a key, and the keys differ. */
@@ -260,38 +232,6 @@ async function requireSigned(entry: ConfiguredCrl, link: RevocationLink): Promis
   if ((await verdict) !== 'valid') throw invalidCrl('CRL signature does not verify')
 }
 
-function fetchSettings(options: FetchCrlsOptions): FetchSettings {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('trust.fetchCrls must be an object.')
-  }
-  const {
-    timeoutMs = DEFAULT_TIMEOUT_MS,
-    maxBytes = DEFAULT_MAX_BYTES,
-    cacheSeconds = DEFAULT_CACHE_SECONDS,
-    onFailure,
-  } = options
-  if (onFailure !== 'refuse' && onFailure !== 'allow') {
-    throw new TypeError("trust.fetchCrls.onFailure must be 'refuse' or 'allow'.")
-  }
-  positive(timeoutMs, 'trust.fetchCrls.timeoutMs')
-  positive(maxBytes, 'trust.fetchCrls.maxBytes')
-  positive(cacheSeconds, 'trust.fetchCrls.cacheSeconds')
-  if (maxBytes > CRL_LIMITS.maxLength) {
-    throw new TypeError(`trust.fetchCrls.maxBytes must be at most ${CRL_LIMITS.maxLength}.`)
-  }
-  const fetchFn = options.fetch ?? globalThis.fetch
-  if (typeof fetchFn !== 'function') {
-    throw new TypeError('trust.fetchCrls.fetch must be a function.')
-  }
-  return { timeoutMs, maxBytes, cacheSeconds, onFailure, fetch: fetchFn }
-}
-
-function positive(value: unknown, what: string): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`${what} must be a positive number.`)
-  }
-}
-
 /** The CRLs of one `trust.crls` entry; throws TypeError naming `what`. */
 function configuredCrls(input: string | Uint8Array, what: string): CertificateList[] {
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
@@ -303,28 +243,5 @@ function configuredCrls(input: string | Uint8Array, what: string): CertificateLi
     if (!isCertgateError(error)) throw error
     const reason = error.cause instanceof Error ? error.cause.message : 'unreadable'
     throw new TypeError(`${what} is not a valid CRL (${reason}).`)
-  }
-}
-
-/** GETs `url` within `timeoutMs`, refusing a non-200 answer or a body over `maxBytes`. */
-async function download(
-  url: string,
-  settings: FetchSettings,
-  timeoutMs: number
-): Promise<Uint8Array> {
-  const controller = new AbortController()
-  // A plain timer cleared in `finally`, not AbortSignal.timeout: no timer outlives the call.
-  const timer = setTimeout(() => controller.abort(), timeoutMs)
-  try {
-    const { signal } = controller
-    const headers = { accept: 'application/pkix-crl' }
-    const response = await fetchWithDeadline(settings.fetch, url, { signal, headers })
-    if (response.status !== 200) {
-      await response.body?.cancel()
-      throw new Error('unexpected response')
-    }
-    return await readBody(response, { maxBytes: settings.maxBytes, signal })
-  } finally {
-    clearTimeout(timer)
   }
 }

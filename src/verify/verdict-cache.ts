@@ -1,11 +1,14 @@
 /**
  * What a verifier remembers between requests: header text → the certificate it identifies, and
  * certificate SHA-256 → its verdict. Refusals are remembered too, so a replayed bad certificate
- * costs a lookup. Each verifier has its own caches: new options never see another's verdicts.
+ * costs a lookup — but one that rests on a CRL fetch only until the revocation checker fetches
+ * again, so a short outage does not lock a client out for the whole TTL. Each verifier has its
+ * own caches: new options never see another's verdicts.
  * @module
  */
 import { BoundedCache, TextMemo } from '../cache.ts'
 import { CertgateError } from '../errors.ts'
+import { refusalRetryAt } from '../trust/revocation.ts'
 import type { ClientCertificate } from '../x509/certificate.ts'
 import type { CacheOptions } from './options.ts'
 
@@ -102,8 +105,8 @@ interface Storing<V> {
 }
 
 /**
- * Looks a key up, or computes and stores it. A refusal is stored too, until the TTL ends, and
- * thrown again on a hit.
+ * Looks a key up, or computes and stores it. A refusal is stored too, until the TTL ends or the
+ * revocation checker fetches again (whichever is first), and thrown again on a hit.
  */
 async function remembered<V extends object>(
   cache: Pick<BoundedCache<V | CertgateError>, 'get' | 'set'> | undefined,
@@ -121,8 +124,9 @@ async function remembered<V extends object>(
     value = await compute()
   } catch (error) {
     if (cache !== undefined && error instanceof CertgateError) {
+      const until = Math.min(how.clock.ttlEnd, refusalRetryAt(error))
       // A CertgateError holds its stack too: a few KiB, not a few bytes.
-      cache.set(key, error, how.clock.ttlEnd, key.length + 4096)
+      if (until > how.clock.nowMs) cache.set(key, error, until, key.length + 4096)
     }
     throw error
   }

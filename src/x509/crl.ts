@@ -2,7 +2,8 @@
  * Certificate revocation lists: a strict, bounded parser for CertificateList (RFC 5280 §5) on the
  * DER reader certificates use, and the reading of CRL input (PEM `X509 CRL` or `CRL` blocks, or
  * DER). A CRL with any critical extension is refused: delta CRLs, partitioned and indirect CRLs
- * change what a CRL covers, which certgate does not model.
+ * change what a CRL covers, which certgate does not model. A CRL without a CRLNumber is refused
+ * too: RFC 5280 has every conforming CRL issuer include one (so every CRL is a v2 CRL).
  * @module
  */
 import { CertgateError, isCertgateError, malformed } from '../errors.ts'
@@ -55,6 +56,8 @@ export const CRL_LIMITS = { maxLength: 64 * 1024 * 1024, maxDepth: 10, maxTlvs: 
 
 // RFC 7468's label, and the one @peculiar/x509 writes.
 const CRL_LABELS = ['X509 CRL', 'CRL']
+// id-ce-cRLNumber, 2.5.29.20.
+const EXT_CRL_NUMBER = 20
 
 const INVALID_MESSAGE = 'The revocation status of a certificate could not be established.'
 
@@ -131,14 +134,13 @@ function decodeCrl(der: Uint8Array): CertificateList {
   const revoked = entries ? readRevoked(r, entries, version) : new Set<string>()
   const extensions = t.optional(0xa0)
   t.finish()
-  let authorityKeyIdentifier: string | null = null
-  if (extensions) {
-    if (version !== 1) throw invalidCrl('extensions in a v1 CRL')
-    const wrapper = r.children(extensions)
-    const list = wrapper.expect(TAG_SEQUENCE)
-    wrapper.finish()
-    authorityKeyIdentifier = readCrlExtensions(r, list)
-  }
+  if (!extensions) throw invalidCrl('no CRLNumber')
+  if (version !== 1) throw invalidCrl('extensions in a v1 CRL')
+  const wrapper = r.children(extensions)
+  const extensionList = wrapper.expect(TAG_SEQUENCE)
+  wrapper.finish()
+  const { authorityKeyIdentifier, hasCrlNumber } = readCrlExtensions(r, extensionList)
+  if (!hasCrlNumber) throw invalidCrl('no CRLNumber')
   const algorithm = r.children(outerAlgorithm)
   // One copy, detached from the input, that the signed parts are views of.
   const own = new Uint8Array(der)
@@ -176,16 +178,33 @@ function readRevoked(r: DerReader, entries: Tlv, version: number): Set<string> {
   return revoked
 }
 
-/** Refuses any critical extension; returns the authority key identifier when there is one. */
-function readCrlExtensions(r: DerReader, list: Tlv): string | null {
+/** What a CRL's (or an entry's) extensions tell. */
+interface CrlExtensions {
+  readonly authorityKeyIdentifier: string | null
+  readonly hasCrlNumber: boolean
+}
+
+/** Refuses any critical extension; reads the authority key identifier and the CRLNumber. */
+function readCrlExtensions(r: DerReader, list: Tlv): CrlExtensions {
   let authorityKeyIdentifier: string | null = null
+  let hasCrlNumber = false
   for (const extension of readExtensionList(r, list)) {
     // Every critical CRL extension in use (delta CRL indicator, issuing distribution point,
     // certificate issuer) changes what the CRL covers, which this checker does not model.
     if (extension.critical) throw invalidCrl(`critical extension ${readOid(r.bytes, extension.id)}`)
     if (extension.idCeArc === EXT_AUTHORITY_KEY_IDENTIFIER) {
       authorityKeyIdentifier = readAuthorityKeyIdentifier(r, extension.value)
+    } else if (extension.idCeArc === EXT_CRL_NUMBER) {
+      readCrlNumber(r, extension.value)
+      hasCrlNumber = true
     }
   }
-  return authorityKeyIdentifier
+  return { authorityKeyIdentifier, hasCrlNumber }
+}
+
+/** CRLNumber ::= INTEGER (0..MAX), at most 20 octets. */
+function readCrlNumber(r: DerReader, value: Tlv): void {
+  const number = readIntegerBytes(r.bytes, r.encapsulated(value, TAG_INTEGER))
+  if (number[0]! >= 0x80) throw invalidCrl('negative CRLNumber')
+  if (number.length > (number[0] === 0 ? 21 : 20)) throw invalidCrl('CRLNumber over 20 octets')
 }

@@ -31,13 +31,20 @@ export interface TestCrlOptions {
   signingKey?: CryptoKey
   /** Extra CRL extensions. */
   extensions?: x509.Extension[]
+  /** The CRLNumber extension's value, below 128. Default 1. `null`: none (a nonconforming CRL). */
+  crlNumber?: number | null
 }
+
+const OID_CRL_NUMBER = '2.5.29.20'
 
 /** Makes a CRL as a CA would publish it. */
 export async function createTestCrl(options: TestCrlOptions): Promise<TestCrl> {
   const now = Date.now()
   const signingKey = options.signingKey ?? options.issuer.keys.privateKey
-  const { nextUpdate = new Date(now + 24 * HOUR_MS) } = options
+  const { nextUpdate = new Date(now + 24 * HOUR_MS), crlNumber = 1 } = options
+  const number = crlNumber === null
+    ? []
+    : [new x509.Extension(OID_CRL_NUMBER, false, new Uint8Array([0x02, 0x01, crlNumber]))]
   const crl = await x509.X509CrlGenerator.create({
     issuer: options.issuer.x509.subjectName,
     thisUpdate: options.thisUpdate ?? new Date(now - HOUR_MS),
@@ -46,6 +53,7 @@ export async function createTestCrl(options: TestCrlOptions): Promise<TestCrl> {
     signingKey,
     extensions: [
       await x509.AuthorityKeyIdentifierExtension.create(options.issuer.keys.publicKey),
+      ...number,
       ...(options.extensions ?? []),
     ],
     entries: (options.revoked ?? []).map((cert) => ({
