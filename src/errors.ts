@@ -22,6 +22,7 @@ export type CertgateErrorCode =
   | 'ERR_CERT_USAGE'
   | 'ERR_CHAIN_INVALID'
   | 'ERR_CERT_KEY_REFUSED'
+  | 'ERR_CHAIN_BUDGET'
   | 'ERR_NAME_CONSTRAINTS'
   | 'ERR_CERT_REVOKED'
   | 'ERR_CRL_INVALID'
@@ -54,6 +55,7 @@ const CODES: Readonly<Record<CertgateErrorCode, CodeInfo>> = {
   ERR_CERT_USAGE: { status: 403, title: 'Client certificate not meant for client authentication' },
   ERR_CHAIN_INVALID: { status: 403, title: 'Client certificate chain invalid' },
   ERR_CERT_KEY_REFUSED: { status: 403, title: 'Certificate key refused' },
+  ERR_CHAIN_BUDGET: { status: 403, title: 'Client certificate chain too costly to validate' },
   ERR_NAME_CONSTRAINTS: { status: 403, title: "Client certificate outside its CA's name constraints" },
   ERR_CERT_REVOKED: { status: 403, title: 'Client certificate revoked' },
   ERR_CRL_INVALID: { status: 403, title: 'Certificate revocation status unavailable' },

@@ -5,35 +5,25 @@
  * (`revocation.ts`). This module composes the store (`store.ts`), the candidate paths
  * (`candidates.ts`) and those checks.
  *
- * A failed signature excludes that edge and the search resumes; a path that fails its rules is
- * set aside for the next. Work is capped (steps, paths, signatures), so a request stuffed with
- * look-alike certificates costs a bounded amount.
- *
- * Costs, measured on Node 20: an import costs more than a verify (≈130 µs vs ≈45 µs
- * RSA-2048, ≈95 µs P-256), so keys are imported once per CA (configured ones for the life of the
- * verifier, request ones in a bounded pool), and a CA certificate's verified signature is
- * remembered per configured issuer, leaving one verify per request for a leaf from a known
- * intermediate.
+ * Signatures are checked from the root down (`edge-signatures.ts`), so a key the request carries
+ * is used only once its own certificate verified. A failed signature excludes that edge and the
+ * search resumes; a path that fails its rules is set aside for the next. Work is capped (search
+ * steps, paths, and a budget of signature work priced by key size, `budget.ts`), so a request
+ * stuffed with look-alike certificates or expensive keys costs a bounded amount.
  * @module
  */
+import { DEFAULT_SIGNATURE_BUDGET, SignatureBudget, type SignatureMeter } from './budget.ts'
 import { PathCandidates } from './candidates.ts'
+import { type Edge, EdgeSignatures, edgesOf, type PathSignatures } from './edge-signatures.ts'
 import { checkPath, checkPinnedLeaf } from './path-checks.ts'
 import { anchorMayOmitAki, profileOptions, type ProfileOptions, type Purpose } from './profile.ts'
 import type { FetchCrlsOptions } from './crl-fetcher.ts'
 import { RevocationChecker, type RevocationLink } from './revocation.ts'
-import { equalBytes, type PathCert, requestCert, TrustStore } from './store.ts'
-import { toHex } from '../bytes.ts'
+import { type PathCert, requestCert, TrustStore } from './store.ts'
 import { CertgateError, isCertgateError } from '../errors.ts'
 import { parseCertificate } from '../x509/fields.ts'
 import { ed25519Supported } from '../x509/keys.ts'
 import { distinguishedNameKey } from '../x509/name.ts'
-import {
-  certificateSignedObject,
-  type SignatureVerdict,
-  type SignerKey,
-  SignerKeyPool,
-  verifySignature,
-} from '../x509/signature.ts'
 
 /** What to trust, and how strictly. */
 export interface TrustOptions {
@@ -64,6 +54,14 @@ export interface TrustOptions {
    */
   maxDepth?: number
   /**
+   * Most signature work one request may cause, in units of one RSA-2048 verification: RSA
+   * grows with the square of the modulus size (4096 bits: 4) and with a large exponent; P-256
+   * and Ed25519 cost 2, P-384 16, P-521 40 (see `budget.ts`). Past it, or past 16
+   * verifications: ERR_CHAIN_BUDGET. Default 128 (a 5-deep RSA-4096 chain costs 20, P-384 80);
+   * raise it only for deep P-521 chains.
+   */
+  signatureBudget?: number
+  /**
    * Default false: a CA whose nameConstraints extension is not marked critical is refused, as
    * RFC 5280 requires the extension critical. true enforces such constraints instead (CAs that
    * follow the CA/Browser Forum's exception for legacy clients mark them non-critical).
@@ -93,8 +91,8 @@ export interface TrustVerifier {
   /**
    * Validates leaf → root. Throws CertgateError: ERR_CERT_UNTRUSTED, ERR_CHAIN_INVALID,
    * ERR_NAME_CONSTRAINTS, ERR_CERT_USAGE, ERR_CERT_KEY_REFUSED, ERR_CERT_EXPIRED / ERR_CERT_NOT_YET_VALID (for a CA on the path),
-   * ERR_CERT_REVOKED, ERR_CRL_INVALID, ERR_CERT_MALFORMED, ERR_CHAIN_TOO_LONG. The leaf's own
-   * validity window is not checked here.
+   * ERR_CERT_REVOKED, ERR_CRL_INVALID, ERR_CERT_MALFORMED, ERR_CHAIN_TOO_LONG, ERR_CHAIN_BUDGET.
+   * The leaf's own validity window is not checked here.
    */
   verify(
     leaf: Uint8Array,
@@ -116,17 +114,14 @@ const MAX_MAX_DEPTH = 32
 // Envoy's Chain is capped by the caller (8 by default); this only bounds a direct caller.
 const MAX_REQUEST_CERTS = 32
 const MAX_PATHS = 8
-const MAX_SIGNATURES = 16
-const SIGNER_POOL_SIZE = 256
-const EDGE_MEMO_SIZE = 1024
-
-type Edge = readonly [child: PathCert, parent: PathCert]
 
 /** What one verifier holds: built once from its options. */
 interface Verifier {
   readonly store: TrustStore
   readonly revocation: RevocationChecker
   readonly signatures: EdgeSignatures
+  readonly signatureBudget: number
+  readonly meter: SignatureMeter | null
   readonly maxDepth: number
   readonly profile: ProfileOptions
   readonly allowNonCriticalNameConstraints: boolean
@@ -137,6 +132,17 @@ interface Verifier {
  * naming the problem); CA keys are imported on first use and kept.
  */
 export function createTrustVerifier(options: TrustOptions): TrustVerifier {
+  return createMeteredTrustVerifier(options, null)
+}
+
+/**
+ * {@link createTrustVerifier} that adds every signature verification to `meter`: internal, for
+ * tests that count the work a request causes.
+ */
+export function createMeteredTrustVerifier(
+  options: TrustOptions,
+  meter: SignatureMeter | null
+): TrustVerifier {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('trust must be an object.')
   }
@@ -144,6 +150,7 @@ export function createTrustVerifier(options: TrustOptions): TrustVerifier {
     roots,
     intermediates = [],
     maxDepth = DEFAULT_MAX_DEPTH,
+    signatureBudget = DEFAULT_SIGNATURE_BUDGET,
     allowNonCriticalNameConstraints = false,
   } = options
   if (!Array.isArray(roots) || roots.length === 0) {
@@ -157,11 +164,16 @@ export function createTrustVerifier(options: TrustOptions): TrustVerifier {
   if (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > MAX_MAX_DEPTH) {
     throw new TypeError(`trust.maxDepth must be an integer from 1 to ${MAX_MAX_DEPTH}.`)
   }
+  if (typeof signatureBudget !== 'number' || !(signatureBudget >= 1)) {
+    throw new TypeError('trust.signatureBudget must be a number of at least 1.')
+  }
   const revocation = new RevocationChecker(options)
   const verifier: Verifier = {
     store: new TrustStore({ roots, intermediates }),
     revocation,
     signatures: new EdgeSignatures(),
+    signatureBudget,
+    meter,
     maxDepth,
     profile,
     allowNonCriticalNameConstraints,
@@ -169,7 +181,7 @@ export function createTrustVerifier(options: TrustOptions): TrustVerifier {
   return {
     verify: (leaf, chain, nowMs, toleranceMs) =>
       verifyPath(verifier, leaf, chain, nowMs, toleranceMs),
-    isSelfSigned: (der) => isSelfSigned(verifier.signatures, der),
+    isSelfSigned: (der) => isSelfSigned(verifier, der),
     checkPinnedLeaf: async (der) => {
       checkPinnedLeaf(parseCertificate(der), { ...profile, ed25519: await ed25519Supported() })
     },
@@ -203,19 +215,21 @@ async function verifyPath(
     ed25519: await ed25519Supported(),
     allowNonCriticalNameConstraints,
   }
+  const signed = signatures.forRequest(leaf, newBudget(verifier))
   let firstError: CertgateError | null = null
-  let signed = 0
-  for (let attempt = 0; attempt < MAX_PATHS + MAX_SIGNATURES; attempt++) {
+  // Each round excludes an edge or sets a path aside, and uses capped search steps: it ends.
+  for (;;) {
     const path = candidates.next()
     if (path === null || candidates.triedCount >= MAX_PATHS) break
-    const edges = path.slice(0, -1).map((child, i): Edge => [child, path[i + 1]!])
-    signed += edges.length
-    if (signed > MAX_SIGNATURES) break
-    const verdicts = await Promise.all(edges.map((edge) => signatures.check(edge, leaf)))
-    if (verdicts.includes('invalid')) {
-      edges.forEach((edge, i) => {
-        if (verdicts[i] === 'invalid') candidates.exclude(...edge)
-      })
+    let checked: PathSignatures
+    try {
+      checked = await signed.verifyDown(path)
+    } catch (error) {
+      // Out of budget: a path that failed its rules earlier says more than the budget does.
+      throw firstError ?? error
+    }
+    if (checked.verdict === 'invalid') {
+      candidates.exclude(...checked.edge)
       continue
     }
     candidates.markTried(path)
@@ -224,7 +238,7 @@ async function verifyPath(
       const parsed = path.map((node) => node.parsed)
       const anchorMayOmit = await anchorMayOmitAki(parsed.at(-1)!)
       checkPath(parsed, { ...pathOptions, anchorMayOmitAki: anchorMayOmit })
-      if (verdicts.includes('unsupported')) {
+      if (checked.verdict === 'unsupported') {
         throw new CertgateError(
           'ERR_CHAIN_INVALID',
           'A certificate on the chain is signed with an algorithm certgate does not accept.'
@@ -235,7 +249,7 @@ async function verifyPath(
       firstError ??= error
       continue
     }
-    return accept(verifier, path, edges, nowMs, toleranceMs)
+    return accept(verifier, path, edgesOf(path), nowMs, toleranceMs)
   }
   throw firstError ?? noPath(candidates)
 }
@@ -270,12 +284,17 @@ async function accept(
 }
 
 /** Whether a DER certificate is self-signed: subject is issuer and its own key verifies it. */
-async function isSelfSigned(signatures: EdgeSignatures, der: Uint8Array): Promise<boolean> {
+async function isSelfSigned(verifier: Verifier, der: Uint8Array): Promise<boolean> {
   const parsed = parseCertificate(der)
   const { subject, issuer } = parsed.fields
   if (distinguishedNameKey(subject) !== distinguishedNameKey(issuer)) return false
   const node = requestCert(-1, der, parsed)
-  return (await signatures.verify(node, node)) === 'valid'
+  return (await verifier.signatures.verify(node, node, newBudget(verifier))) === 'valid'
+}
+
+/** A fresh allowance of signature work for one request. */
+function newBudget(verifier: Verifier): SignatureBudget {
+  return new SignatureBudget(verifier.signatureBudget, verifier.meter)
 }
 
 /** Why no path was found, when no path failed a check of its own. */
@@ -290,46 +309,4 @@ function noPath(candidates: PathCandidates): CertgateError {
     'ERR_CERT_UNTRUSTED',
     'The client certificate has no chain to a trusted root.'
   )
-}
-
-/**
- * Signature checks on path edges: request keys from a bounded pool, and a CA certificate's
- * signature by a configured issuer remembered once it verified.
- */
-class EdgeSignatures {
-  readonly #pool = new SignerKeyPool(SIGNER_POOL_SIZE)
-  // `${issuer id}:${signature hex}` → the CA certificate whose signature that issuer verified.
-  readonly #memo = new Map<string, Uint8Array>()
-
-  /** The verdict on `parent` having signed `child`. */
-  async check([child, parent]: Edge, leaf: PathCert): Promise<SignatureVerdict> {
-    const memoKey = child !== leaf && parent.configured
-      ? `${parent.id}:${toHex(child.parsed.signatureParts().signatureValue)}`
-      : null
-    if (memoKey !== null) {
-      const known = this.#memo.get(memoKey)
-      if (known !== undefined && equalBytes(known, child.der)) return 'valid'
-    }
-    const verdict = await this.verify(child, parent)
-    if (verdict === 'valid' && memoKey !== null) {
-      if (this.#memo.size >= EDGE_MEMO_SIZE) this.#memo.delete(this.#memo.keys().next().value!)
-      this.#memo.set(memoKey, child.der.slice())
-    }
-    return verdict
-  }
-
-  /** Checks `child`'s signature with `parent`'s key. */
-  verify(child: PathCert, parent: PathCert): Promise<SignatureVerdict> {
-    const object = certificateSignedObject(child.parsed.signatureParts())
-    return verifySignature(object, this.signerOf(parent))
-  }
-
-  /** A certificate's key: its own for a configured CA, else the pooled one. */
-  signerOf(node: PathCert): SignerKey {
-    if (node.signer === null) {
-      const { subjectPublicKeyInfo, publicKeyAlgorithm, namedCurve } = node.parsed.signatureParts()
-      node.signer = this.#pool.get(subjectPublicKeyInfo, publicKeyAlgorithm, namedCurve)
-    }
-    return node.signer
-  }
 }
