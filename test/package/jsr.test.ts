@@ -8,9 +8,8 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { bin, childEnv, nodeOnly, ROOT, run } from '../support/package.ts'
+import { bin, childEnv, IN_CI, nodeOnly, ROOT, run } from '../support/package.ts'
 
-const IN_CI = (process.env.CI ?? '') !== '' && process.env.CI !== 'false' && process.env.CI !== '0'
 // What deno prints when it cannot fetch what the check needs; anywhere but CI that is a skip.
 const UNREACHABLE = /error sending request|dns error|failed to lookup|Connection refused|timed out/i
 

@@ -7,9 +7,9 @@ import { afterEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { serve, type ServeHandle } from '../../src/adapters/node.ts'
+import { nodeOnly } from '../support/package.ts'
 
-const RUNTIME = 'Deno' in globalThis ? 'deno' : 'Bun' in globalThis ? 'bun' : 'node'
-const skip = RUNTIME === 'node' ? false : `certgate/node is the Node adapter (this is ${RUNTIME})`
+const skip = nodeOnly('certgate/node is the Node adapter')
 const BOUNDED = { timeout: 10_000 }
 
 const app = { fetch: (): Response => new Response('served') }

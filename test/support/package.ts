@@ -205,7 +205,8 @@ export function readJson<T>(path: string): T {
   return JSON.parse(readFileSync(path, 'utf8')) as T
 }
 
-const IN_CI = (process.env.CI ?? '') !== '' && process.env.CI !== 'false' && process.env.CI !== '0'
+/** Whether this runs in CI, where what cannot run must fail rather than skip. */
+export const IN_CI = (process.env.CI ?? '') !== '' && process.env.CI !== 'false' && process.env.CI !== '0'
 
 /**
  * A describe()'s skip for tests that install from the npm registry: false when it answers (and
