@@ -8,6 +8,7 @@
 export type CertgateErrorCode =
   | 'ERR_CERT_MISSING'
   | 'ERR_HEADER_MALFORMED'
+  | 'ERR_HEADER_INCONSISTENT'
   | 'ERR_XFCC_UNSUPPORTED_FORMAT'
   | 'ERR_HEADER_TOO_LARGE'
   | 'ERR_CERT_MALFORMED'
@@ -41,6 +42,7 @@ interface CodeInfo {
 const CODES: Readonly<Record<CertgateErrorCode, CodeInfo>> = {
   ERR_CERT_MISSING: { status: 403, title: 'Client certificate required' },
   ERR_HEADER_MALFORMED: { status: 403, title: 'Malformed forwarded client certificate header' },
+  ERR_HEADER_INCONSISTENT: { status: 403, title: 'Forwarded client certificate header disagrees with its certificates' },
   ERR_XFCC_UNSUPPORTED_FORMAT: { status: 403, title: 'Unsupported forwarded client certificate header format' },
   ERR_HEADER_TOO_LARGE: { status: 403, title: 'Forwarded client certificate header too large' },
   ERR_CERT_MALFORMED: { status: 403, title: 'Malformed client certificate' },

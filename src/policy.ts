@@ -4,7 +4,9 @@
  * @module
  */
 import type { ClientCertificate } from './x509/certificate.ts'
-import { distinguishedNameKey } from './x509/name.ts'
+import { countNameAttributes, distinguishedNameKey } from './x509/name.ts'
+import { parseSpiffeId } from './x509/spiffe.ts'
+import { leafAllowsPurpose, type Purpose } from './x509/purpose.ts'
 import { validityStatus } from './x509/validity.ts'
 import { CertgateError } from './errors.ts'
 
@@ -15,7 +17,10 @@ import { CertgateError } from './errors.ts'
 export interface AllowList {
   /** SHA-256 thumbprints; any case, `:` or spaces between bytes, optional `sha256:` prefix. */
   thumbprints?: readonly string[]
-  /** Exact subject CNs (case-sensitive, as the certificate spells them). */
+  /**
+   * Exact subject CNs (case-sensitive, as the certificate spells them). A subject with more than
+   * one CN (`CN=a,CN=b` or `CN=a+CN=b`) matches none: which one counts is ambiguous.
+   */
   commonNames?: readonly string[]
   /**
    * DNS SANs, compared case-insensitively. `*.contoso.com` matches exactly one more label
@@ -29,12 +34,16 @@ export interface AllowList {
    * spaces around `,`, `+` and `=` are ignored.
    */
   issuers?: readonly string[]
-  /** Serial numbers in hex; any case, `:` or spaces, leading zeros ignored. */
+  /**
+   * Serial numbers in hex; any case, `:` or spaces, leading zeros ignored. A negative serial is
+   * written with a leading `-` (`-80` is −128, `80` is +128).
+   */
   serialNumbers?: readonly string[]
   /**
    * SPIFFE IDs: exact (`spiffe://contoso.com/ns/prod/sa/api`) or a path prefix ending in `/*`
    * (`spiffe://contoso.com/ns/prod/*`). The trust domain is compared case-insensitively; a
-   * certificate with more than one URI SAN has no SPIFFE ID and matches none.
+   * certificate with more than one URI SAN has no SPIFFE ID and matches none, and so does a URI
+   * with a percent-encoded, empty, `.` or `..` segment, which is not a SPIFFE ID.
    */
   spiffeIds?: readonly string[]
 }
@@ -88,7 +97,9 @@ export function compileAllowList(allow: AllowList): CompiledAllowList {
 /** Which list let the certificate in, or null. */
 export function matchAllowList(list: CompiledAllowList, cert: ClientCertificate): string | null {
   if (list.thumbprints.has(cert.thumbprint)) return 'thumbprint'
-  if (cert.commonName !== null && list.commonNames.has(cert.commonName)) return 'commonName'
+  if (cert.commonName !== null && list.commonNames.has(cert.commonName) && !hasSeveralCommonNames(cert)) {
+    return 'commonName'
+  }
   if (list.dnsNames.size + list.dnsWildcards.size > 0 && cert.dnsNames.some((name) => matchesDnsName(list, name))) {
     return 'dnsName'
   }
@@ -97,6 +108,44 @@ export function matchAllowList(list: CompiledAllowList, cert: ClientCertificate)
   if (list.serialNumbers.has(normaliseSerialNumber(cert.serialNumber))) return 'serialNumber'
   if (cert.spiffeId !== null && matchesSpiffeId(list, cert.spiffeId)) return 'spiffeId'
   return null
+}
+
+function hasSeveralCommonNames(cert: ClientCertificate): boolean {
+  return countNameAttributes(cert.subject, 'CN') > 1
+}
+
+/**
+ * The refusal for a certificate on no list. A subject whose CN is listed but is one of several
+ * gets its own message, so an operator sees why a listed name was refused.
+ */
+export function allowListRefusal(list: CompiledAllowList, cert: ClientCertificate): CertgateError {
+  // A listed CN refused can only be one of several.
+  const severalCns = cert.commonName !== null && list.commonNames.has(cert.commonName)
+  return new CertgateError(
+    'ERR_CERT_NOT_ALLOWED',
+    severalCns
+      ? 'The client certificate subject has more than one CN, so it matches no allowed common name.'
+      : 'The client certificate is not allowed.'
+  )
+}
+
+/**
+ * Refuses a certificate that is not meant to identify a client: a CA certificate, or one whose
+ * extendedKeyUsage lacks the purpose, clientAuth unless `trust.purpose` says otherwise (with
+ * `requireClientAuthEku`; anyExtendedKeyUsage alone does not count). A certificate without the
+ * extension may be used for anything.
+ */
+export function checkCertificateUse(
+  cert: ClientCertificate,
+  rules: { requireClientAuthEku: boolean; purpose: Purpose }
+): void {
+  const { basicConstraints, extendedKeyUsages } = cert.fields
+  if (basicConstraints?.ca === true) {
+    throw new CertgateError('ERR_CERT_USAGE', 'The client certificate is a CA certificate.')
+  }
+  if (rules.requireClientAuthEku && !leafAllowsPurpose(extendedKeyUsages, rules.purpose)) {
+    throw new CertgateError('ERR_CERT_USAGE', 'The client certificate is not meant for client authentication.')
+  }
 }
 
 function matchesDnsName(list: CompiledAllowList, name: string): boolean {
@@ -108,24 +157,14 @@ function matchesDnsName(list: CompiledAllowList, name: string): boolean {
 }
 
 function matchesSpiffeId(list: CompiledAllowList, id: string): boolean {
-  const normalised = normaliseSpiffeId(id)
+  const normalised = parseSpiffeId(id)
   if (normalised === null) return false
   return list.spiffeIds.has(normalised) || list.spiffePrefixes.some((prefix) => normalised.startsWith(prefix))
 }
 
-/** `spiffe://Trust.Domain/path` → lowercase trust domain, path as is; null when not a valid SPIFFE ID. */
-function normaliseSpiffeId(id: string): string | null {
-  const match = /^spiffe:\/\/([A-Za-z0-9._-]+)(\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$/i.exec(id)
-  if (match === null) return null
-  const path = match[2] ?? ''
-  // The SPIFFE spec forbids a trailing slash and empty or dot segments.
-  if (path.endsWith('/') || path.includes('//') || /\/\.\.?(\/|$)/.test(path)) return null
-  return `spiffe://${match[1]!.toLowerCase()}${path}`
-}
-
 function normaliseSpiffeEntry(entry: string): string {
   const prefix = entry.endsWith('/*')
-  const normalised = normaliseSpiffeId(prefix ? entry.slice(0, -2) : entry)
+  const normalised = parseSpiffeId(prefix ? entry.slice(0, -2) : entry)
   if (normalised === null) {
     throw new TypeError(`certgate: allow.spiffeIds entry "${entry}" is not a SPIFFE ID (spiffe://trust-domain/path, or a prefix ending in /*)`)
   }
@@ -171,10 +210,13 @@ export function normaliseThumbprint(entry: string): string {
   return normalised
 }
 
-/** `0a:1B` → `A1B`; a non-hex entry is a configuration error. */
+/** `0a:1B` → `A1B`, `-00:80` → `-80`, `-0` → `0`; a non-hex entry is a configuration error. */
 function normaliseSerialNumber(entry: string): string {
-  const normalised = entry.replace(/[\s:]/g, '').toUpperCase().replace(/^0+(?=.)/, '')
-  if (!/^[0-9A-F]+$/.test(normalised)) {
+  const text = entry.replace(/[\s:]/g, '').toUpperCase()
+  const sign = text.startsWith('-') ? '-' : ''
+  const magnitude = text.slice(sign.length).replace(/^0+(?=.)/, '')
+  const normalised = magnitude === '0' ? '0' : sign + magnitude
+  if (!/^[0-9A-F]+$/.test(magnitude)) {
     throw new TypeError(`certgate: allow.serialNumbers entry "${entry}" is not a hex serial number`)
   }
   return normalised

@@ -8,7 +8,7 @@
 import { concatBytes } from './bytes.ts'
 import { type ClientCertificate, digestHex, readClientCertificate } from './x509/certificate.ts'
 import { CertgateError, isCertgateError } from './errors.ts'
-import { checkForwardedHash, checkValidity, matchAllowList } from './policy.ts'
+import { allowListRefusal, checkCertificateUse, checkForwardedHash, checkValidity, matchAllowList } from './policy.ts'
 import type { ForwardedCertificate, SourceRead } from './sources/index.ts'
 import { type ClientCertOptions, type CompiledOptions, compileOptions } from './verify/options.ts'
 import {
@@ -174,7 +174,9 @@ async function judge(identity: Identity, nowMs: number, options: CompiledOptions
       if (!(await trust.isSelfSigned(identity.der))) throw error
     }
   }
-  if (list !== null && matchAllowList(list, cert) === null) throw notAllowed()
+  // Whatever the trust setting: a CA or a server certificate does not identify a client.
+  if (options.certificateUse !== null) checkCertificateUse(cert, options.certificateUse)
+  if (list !== null && matchAllowList(list, cert) === null) throw allowListRefusal(list, cert)
   return { certificate: cert, validUntil }
 }
 

@@ -5,8 +5,10 @@
  */
 import { headerNameOption } from '../bytes.ts'
 import { CertgateError, malformed } from '../errors.ts'
+import { readCertificateFields } from '../x509/fields.ts'
 import { decodeCertificates } from '../x509/pem.ts'
-import { parseXfcc, type XfccElement } from '../xfcc/parse.ts'
+import { checkElementSans, inconsistent } from '../xfcc/consistency.ts'
+import { parseXfccHeader, type XfccElement, type XfccSanKeys } from '../xfcc/parse.ts'
 import {
   type CertificateSource,
   type ForwardedCertificate,
@@ -27,6 +29,12 @@ export interface XfccSourceOptions {
    * been sent by the client itself.
    */
   element?: XfccElementChoice
+  /**
+   * Refuse a header with more elements (ERR_HEADER_INCONSISTENT). Default: any number. Set 1
+   * when the proxy replaces the header with its own element (Envoy's `SANITIZE_SET`, ACA): a
+   * second element can then only be one a client smuggled in.
+   */
+  maxElements?: number
 }
 
 /**
@@ -34,23 +42,38 @@ export interface XfccSourceOptions {
  * or else the first certificate of its `Chain`, is the leaf; `chain` is the decoded `Chain`,
  * which Envoy sends leaf first. An element with a `Hash` but no certificate throws
  * ERR_CERT_MISSING from `decode()`: there was a certificate nobody here can check. The `Hash`,
- * when present, is handed on for the verifier to compare.
+ * when present, is handed on for the verifier to compare. Every element's URI and DNS values
+ * must be its certificate's SANs, or the header is refused with ERR_HEADER_INCONSISTENT: a
+ * proxy copies SANs in raw, so a client's SAN can otherwise write elements of its own.
  */
 export function xfccSource(options: XfccSourceOptions = {}): CertificateSource {
   const header = headerNameOption('header', options.header ?? 'x-forwarded-client-cert')
-  const { element } = options
+  const { element, maxElements = Infinity } = options
   if (element !== undefined) assertElementChoice(element)
-  return singleHeaderSource('xfcc', header, (value, limits) => decodeXfcc(value, element, limits))
+  assertMaxElements(maxElements, element)
+  return singleHeaderSource('xfcc', header, (value, limits) => decodeXfcc(value, element, maxElements, limits))
 }
 
 function decodeXfcc(
   value: string,
   choice: XfccElementChoice | undefined,
+  maxElements: number,
   limits: SourceLimits
 ): ForwardedCertificate {
-  const element = chooseXfccElement(parseXfcc(value), choice)
-  const leafText = element.cert ?? element.chain
-  if (leafText === undefined) {
+  const { elements, sanKeys } = parseXfccHeader(value)
+  if (elements.length > maxElements) {
+    throw inconsistent('The XFCC header has more elements than the proxy writes.')
+  }
+  const element = chooseXfccElement(elements, choice)
+  const max = { maxCertificates: limits.maxChainLength }
+  let leafBlocks: Uint8Array[] | undefined
+  // Every element, not only the one read: a SAN that cuts its own element short can place the
+  // forged one anywhere to its right.
+  for (let i = 0; i < elements.length; i++) {
+    const blocks = checkElement(elements[i]!, sanKeys[i]!, max)
+    if (elements[i] === element) leafBlocks = blocks
+  }
+  if (leafBlocks === undefined) {
     // Envoy forwards a Hash alone unless told to forward the Cert.
     throw new CertgateError(
       'ERR_CERT_MISSING',
@@ -58,8 +81,6 @@ function decodeXfcc(
         '(configure the proxy to forward Cert).'
     )
   }
-  const max = { maxCertificates: limits.maxChainLength }
-  const leafBlocks = decodeCertificates(leafText, max)
   let chain = leafBlocks
   if (element.cert !== undefined) {
     chain = element.chain === undefined ? [] : decodeCertificates(element.chain, max)
@@ -67,6 +88,23 @@ function decodeXfcc(
   const result: ForwardedCertificate = { leaf: leafBlocks[0]!, chain }
   if (element.hash !== undefined) result.hash = normaliseSha256(element.hash, 'XFCC Hash', false)
   return result
+}
+
+/**
+ * Checks one element against the certificate it carries (see checkElementSans); returns the
+ * decoded `Cert` (or `Chain`, without a Cert), undefined when it carries neither.
+ */
+function checkElement(
+  element: XfccElement,
+  keys: XfccSanKeys,
+  max: { maxCertificates: number }
+): Uint8Array[] | undefined {
+  const leafText = element.cert ?? element.chain
+  const blocks = leafText === undefined ? undefined : decodeCertificates(leafText, max)
+  // The ACA form carries no SAN keys: nothing to compare, and no parse to pay for.
+  const sans = blocks !== undefined && (keys.uri || keys.dns) ? readCertificateFields(blocks[0]!) : null
+  if (blocks === undefined || sans !== null) checkElementSans(element, keys, sans)
+  return blocks
 }
 
 /**
@@ -89,6 +127,15 @@ export function chooseXfccElement(
     throw malformed('ERR_HEADER_MALFORMED', 'The XFCC header has fewer elements than configured.')
   }
   return element
+}
+
+function assertMaxElements(maxElements: number, element: XfccElementChoice | undefined): void {
+  if (maxElements !== Infinity && (!Number.isInteger(maxElements) || maxElements < 1)) {
+    throw new TypeError('maxElements must be a positive integer.')
+  }
+  if (typeof element === 'object' && element.fromRight >= maxElements) {
+    throw new TypeError('element.fromRight must be less than maxElements.')
+  }
 }
 
 function assertElementChoice(element: unknown): asserts element is XfccElementChoice {

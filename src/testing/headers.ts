@@ -27,6 +27,12 @@ export interface XfccHeaderOptions {
   uris?: string[] | 'auto'
   /** Default `'auto'`: the DNS SANs. */
   dns?: string[] | 'auto'
+  /**
+   * Write URI and DNS values raw, never quoted or escaped, exactly as Envoy does: a SAN holding
+   * `,` `;` or `"` then breaks the header as it would in production (how a SAN injection is
+   * tested). Default false: such values are quoted, as a careful proxy would.
+   */
+  rawSans?: boolean
   /** Raw XFCC text a client or an earlier proxy sent; it is put to the left, joined with `,`. */
   before?: string
   /**
@@ -92,7 +98,10 @@ export function xfccHeader(cert: TestCertificate, options: XfccHeaderOptions = {
     // they are), and writes a bare `URI=` for a certificate without URI SANs.
     if (subject !== false) pairs.push(`Subject="${subject}"`)
     if (uris === 'auto' && uriValues.length === 0) pairs.push('URI=')
-    if (uriValues.length > 0 || dnsValues.length > 0) {
+    if (options.rawSans === true) {
+      for (const uri of uriValues) pairs.push(`URI=${uri}`)
+      for (const name of dnsValues) pairs.push(`DNS=${name}`)
+    } else if (uriValues.length > 0 || dnsValues.length > 0) {
       pairs.push(formatXfcc([{ by: [], uri: uriValues, dns: dnsValues }]))
     }
     element = pairs.join(';')

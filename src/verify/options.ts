@@ -4,6 +4,7 @@
  * @module
  */
 import type { ClientCertificate } from '../x509/certificate.ts'
+import type { Purpose } from '../x509/purpose.ts'
 import { type AllowList, type CompiledAllowList, compileAllowList } from '../policy.ts'
 import { createProxyCheck, type ProxyCheck } from '../proxy/check.ts'
 import { type CertificateSource, type XfccElementChoice, xfccSource } from '../sources/index.ts'
@@ -36,6 +37,20 @@ export interface ClientCertOptions {
    * nearest proxy appended; anything to its left may have been sent by the client itself.
    */
   element?: XfccElementChoice
+  /**
+   * With the default XFCC source: refuse a header with more elements (ERR_HEADER_INCONSISTENT).
+   * Default: any number. Set 1 when the proxy replaces the header with its own element (Envoy's
+   * `SANITIZE_SET`, ACA).
+   */
+  maxElements?: number
+  /**
+   * Admit certificates meant for other uses, said out loud. Default false: a CA certificate
+   * (basicConstraints cA) or one whose extendedKeyUsage lacks clientAuth is refused with
+   * ERR_CERT_USAGE, with or without `trust`; without the extension any use is fine. With
+   * `trust`, the chain checks still refuse a CA leaf, and `trust.requireClientAuthEku: false`
+   * relaxes the EKU rule for both.
+   */
+  allowAnyCertificateUse?: boolean
   /**
    * Honour the forwarded certificate only from these addresses (CIDRs or IPs, v4 and v6). The
    * verifier then needs the connection's remote address: `getConnInfo` for the Hono middleware,
@@ -88,6 +103,8 @@ export interface CompiledOptions {
   readonly cache: Required<CacheOptions> | null
   readonly cacheTtlMs: number
   readonly trust: TrustVerifier | null
+  /** The leaf-use rules to apply whatever the trust setting, or null when relaxed. */
+  readonly certificateUse: { readonly requireClientAuthEku: boolean; readonly purpose: Purpose } | null
 }
 
 /** Validates options and applies their defaults; throws a TypeError naming a bad option. */
@@ -99,6 +116,8 @@ export function compileOptions(options: ClientCertOptions): CompiledOptions {
     source,
     header,
     element,
+    maxElements,
+    allowAnyCertificateUse = false,
     trustedProxies,
     proxySecret,
     maxHeaderBytes = 16384,
@@ -117,15 +136,20 @@ export function compileOptions(options: ClientCertOptions): CompiledOptions {
   if (!Number.isFinite(clockToleranceSeconds) || clockToleranceSeconds < 0) {
     throw new TypeError('clockToleranceSeconds must be a non-negative number.')
   }
-  if (source !== undefined && (header !== undefined || element !== undefined)) {
-    throw new TypeError('header and element configure the default XFCC source only; with source, configure the source itself.')
+  if (source !== undefined && (header !== undefined || element !== undefined || maxElements !== undefined)) {
+    throw new TypeError(
+      'header, element and maxElements configure the default XFCC source only; with source, configure the source itself.'
+    )
+  }
+  if (typeof allowAnyCertificateUse !== 'boolean') {
+    throw new TypeError('allowAnyCertificateUse must be a boolean.')
   }
   const cacheLimits = cache === false ? null : compileCacheOptions(cache)
   return {
     allow: compiledAllow,
     authorize: authorize ?? null,
     mode,
-    source: source ?? xfccSource({ header, element }),
+    source: source ?? xfccSource({ header, element, maxElements }),
     proxy: createProxyCheck({ trustedProxies, sharedSecret: proxySecret }),
     limits: { maxHeaderBytes, maxChainLength },
     toleranceMs: clockToleranceSeconds * 1000,
@@ -133,6 +157,9 @@ export function compileOptions(options: ClientCertOptions): CompiledOptions {
     cache: cacheLimits,
     cacheTtlMs: (cacheLimits?.ttlSeconds ?? 0) * 1000,
     trust: trust === undefined ? null : createTrustVerifier(trust),
+    certificateUse: allowAnyCertificateUse
+      ? null
+      : { requireClientAuthEku: trust?.requireClientAuthEku !== false, purpose: trust?.purpose ?? 'clientAuth' },
   }
 }
 

@@ -7,6 +7,7 @@ import type { X509Certificate } from '@peculiar/x509'
 import { toHex } from '../bytes.ts'
 import { encodePem } from './pem.ts'
 import { type CertificateFields, readCertificateFields } from './fields.ts'
+import { parseSpiffeId } from './spiffe.ts'
 import { loadPeculiarX509 } from './peculiar.ts'
 
 /** The JSON form of a client certificate (what `/cert-info` returns). */
@@ -38,7 +39,7 @@ export class ClientCertificate {
   readonly commonName: string | null
   /** Issuer DN, RFC 4514. */
   readonly issuer: string
-  /** Serial number, uppercase hex without a sign octet. */
+  /** Serial number, uppercase hex without a sign octet; a negative one is `-` and its magnitude (`-80`). */
   readonly serialNumber: string
   readonly notBefore: Date
   readonly notAfter: Date
@@ -46,7 +47,10 @@ export class ClientCertificate {
   readonly uris: readonly string[]
   readonly emails: readonly string[]
   readonly ips: readonly string[]
-  /** The SPIFFE ID when the certificate has exactly one URI SAN and it is `spiffe://…`, else null. */
+  /**
+   * The SPIFFE ID when the certificate has exactly one URI SAN and it is a valid SPIFFE ID (no
+   * percent-encoded, empty or dot segments), else null.
+   */
   readonly spiffeId: string | null
   /** The certificate's DER bytes. */
   readonly der: Uint8Array
@@ -70,7 +74,7 @@ export class ClientCertificate {
     this.ips = Object.freeze([...fields.ips])
     // SPIFFE X.509-SVIDs carry exactly one URI SAN; more than one makes the identity ambiguous.
     const only = fields.uris.length === 1 ? fields.uris[0]! : null
-    this.spiffeId = only !== null && only.toLowerCase().startsWith('spiffe://') ? only : null
+    this.spiffeId = only !== null && parseSpiffeId(only) !== null ? only : null
   }
 
   /** The certificate as PEM. */

@@ -63,10 +63,23 @@ export function readIntegerBytes(bytes: Uint8Array, tlv: Tlv): Uint8Array {
 
 /**
  * A serial number's INTEGER content as uppercase hex, without the sign octet DER adds (`00`
- * before a high bit): the form certificates and CRLs are matched by.
+ * before a high bit): the form certificates and CRLs are matched by. A negative serial (RFC 5280
+ * forbids them, yet CAs have issued them) is `-` and the hex of its magnitude, so −128 (`80`)
+ * reads `-80` and never as +128 (`00 80`, read `80`).
  */
 export function serialNumberHex(content: Uint8Array): string {
-  return toHex(content.length > 1 && content[0] === 0 ? content.subarray(1) : content)
+  if (content[0]! < 0x80) return toHex(content.length > 1 && content[0] === 0 ? content.subarray(1) : content)
+  // Two's complement: the magnitude is the bitwise NOT plus one, carried from the last octet.
+  const magnitude = new Uint8Array(content.length)
+  let carry = 1
+  for (let i = content.length - 1; i >= 0; i--) {
+    const sum = (~content[i]! & 0xff) + carry
+    magnitude[i] = sum & 0xff
+    carry = sum >> 8
+  }
+  // −2^(8n−1) needs all n octets (`80` → 128); anything smaller has a leading zero octet to drop.
+  const start = magnitude.length > 1 && magnitude[0] === 0 ? 1 : 0
+  return `-${toHex(magnitude.subarray(start))}`
 }
 
 /** A small INTEGER as a number; more than `maxBytes` content octets is malformed (max 6). */

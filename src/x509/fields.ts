@@ -49,7 +49,10 @@ import { toHex } from '../bytes.ts'
 
 /** The fields certgate reads from one certificate. Names are RFC 4514 strings. */
 export interface CertificateFields {
-  /** Serial number, uppercase hex, without the sign octet DER adds (`00` before a high bit). */
+  /**
+   * Serial number, uppercase hex, without the sign octet DER adds (`00` before a high bit); a
+   * negative one is `-` and its magnitude's hex (−128 is `-80`).
+   */
   serialNumber: string
   /** Subject DN in RFC 4514 form (most specific RDN first, `,` between RDNs, `+` inside one). */
   subject: string

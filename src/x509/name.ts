@@ -110,6 +110,17 @@ function escapeValue(value: string): string {
  */
 export function distinguishedNameKey(dn: string): string {
   let key = ''
+  forEachAttribute(dn, (attribute, separator) => {
+    key += attributeKey(attribute) + separator
+  })
+  return key
+}
+
+/**
+ * Calls `visit` with each attribute (`type=value`) of an RFC 4514 DN and the `,` or `+` after it
+ * (`''` after the last). Values are escaped, so only an unescaped `,` or `+` separates.
+ */
+function forEachAttribute(dn: string, visit: (attribute: string, separator: string) => void): void {
   let start = 0
   for (let i = 0; i <= dn.length; i++) {
     const code = dn.charCodeAt(i)
@@ -118,11 +129,10 @@ export function distinguishedNameKey(dn: string): string {
       continue
     }
     if (i === dn.length || code === 0x2c || code === 0x2b) {
-      key += attributeKey(dn.slice(start, i)) + (i < dn.length ? dn[i] : '')
+      visit(dn.slice(start, i), i < dn.length ? dn[i]! : '')
       start = i + 1
     }
   }
-  return key
 }
 
 function attributeKey(attribute: string): string {
@@ -134,4 +144,17 @@ function attributeKey(attribute: string): string {
 /** Name text as it is compared: case-folded, trimmed, runs of whitespace made one space. */
 export function foldNameText(text: string): string {
   return text.trim().toLowerCase().replace(/\s+/g, ' ')
+}
+
+/**
+ * How many attributes of a type (its short name, e.g. `CN`) an RFC 4514 DN holds, those in
+ * multi-valued RDNs (`CN=a+CN=b`) included.
+ */
+export function countNameAttributes(dn: string, type: string): number {
+  let count = 0
+  forEachAttribute(dn, (attribute) => {
+    const equals = attribute.indexOf('=')
+    if (equals !== -1 && attribute.slice(0, equals).trim().toUpperCase() === type) count++
+  })
+  return count
 }

@@ -22,6 +22,22 @@ export interface XfccElement {
   dns: string[]
 }
 
+/**
+ * Which SAN keys an element carried, a bare `URI=` or `DNS=` included (it leaves no value in
+ * {@link XfccElement}, but says "the certificate has none").
+ */
+export interface XfccSanKeys {
+  uri: boolean
+  dns: boolean
+}
+
+/** A parsed header: its elements, and the SAN keys each carried. */
+export interface ParsedXfccHeader {
+  elements: XfccElement[]
+  /** One entry per element, in the same order. */
+  sanKeys: XfccSanKeys[]
+}
+
 const OPEN_BRACKET = 0x5b
 const OPEN_BRACE = 0x7b
 
@@ -36,6 +52,9 @@ const KEY_NAMES: Readonly<Record<SingleKey, string>> = {
 }
 
 const SEEN_BIT: Readonly<Record<SingleKey, number>> = { hash: 1, cert: 2, chain: 4, subject: 8 }
+// Repeatable keys are recorded too, to tell "no URI key" from "URI= with no value".
+const URI_SEEN = 16
+const DNS_SEEN = 32
 
 function skipWhitespace(s: string, i: number, end: number): number {
   while (i < end && isWhitespace(s.charCodeAt(i))) i++
@@ -120,7 +139,13 @@ function unescapeQuoted(s: string, start: number, end: number): string {
  * ERR_XFCC_UNSUPPORTED_FORMAT for Envoy's JSON XFCC format. Messages never echo the header.
  */
 export function parseXfcc(value: string): XfccElement[] {
-  return new XfccParser(value).elements()
+  return parseXfccHeader(value).elements
+}
+
+/** {@link parseXfcc}, with the SAN keys each element carried. Throws as parseXfcc does. */
+export function parseXfccHeader(value: string): ParsedXfccHeader {
+  const parser = new XfccParser(value)
+  return { elements: parser.elements(), sanKeys: parser.sanKeys }
 }
 
 /** One pass over one header: `i` only moves forward. */
@@ -128,6 +153,8 @@ class XfccParser {
   private readonly s: string
   private readonly n: number
   private i = 0
+  /** Filled as elements are read, one entry each. */
+  readonly sanKeys: XfccSanKeys[] = []
 
   constructor(s: string) {
     this.s = s
@@ -170,15 +197,20 @@ class XfccParser {
         // Only reached at the start of an element, or after a `;`: one trailing `;` (as ACA
         // sends) and one trailing `,` are fine, any other empty pair or element is not.
         if (c === SEMICOLON) throw malformed('ERR_HEADER_MALFORMED', 'Empty pair in an XFCC element.')
-        if (pairs > 0) return element
+        if (pairs > 0) return this.done(element, seen)
         if (c === -1 && !first) return null
         throw malformed('ERR_HEADER_MALFORMED', 'Empty element in the XFCC header.')
       }
       seen = this.pair(element, seen)
       pairs++
-      if (this.i === n || s.charCodeAt(this.i) === COMMA) return element
+      if (this.i === n || s.charCodeAt(this.i) === COMMA) return this.done(element, seen)
       this.i++ // past `;`
     }
+  }
+
+  private done(element: XfccElement, seen: number): XfccElement {
+    this.sanKeys.push({ uri: (seen & URI_SEEN) !== 0, dns: (seen & DNS_SEEN) !== 0 })
+    return element
   }
 
   /** One `key=value` into `element`; returns the keys seen so far, as SEEN_BIT bits. */
@@ -249,7 +281,7 @@ function storeValue(element: XfccElement, seen: number, key: Key | undefined, ra
   if (key === 'by' || key === 'uri' || key === 'dns') {
     // Envoy writes a bare `URI=` when the certificate has no URI SAN.
     if (quoted || raw !== '') element[key].push(raw)
-    return seen
+    return key === 'uri' ? seen | URI_SEEN : key === 'dns' ? seen | DNS_SEEN : seen
   }
   const bit = SEEN_BIT[key]
   if ((seen & bit) !== 0) {

@@ -27,9 +27,11 @@ import {
   createTestCertificate,
   createTestPki,
   type TestCertificate,
+  type TestPki,
   xfccHeader,
 } from '../../src/testing/index.ts'
 import { readCertificateFields, readSignatureParts } from '../../src/x509/fields.ts'
+import { countNameAttributes } from '../../src/x509/name.ts'
 import { encodeXfccPem, formatXfcc } from '../../src/xfcc/format.ts'
 import { parseXfcc, type XfccElement } from '../../src/xfcc/parse.ts'
 
@@ -637,6 +639,7 @@ const DEFAULT_HEADER_LIMIT = 16384
 const REFUSAL_CODES: ReadonlySet<string> = new Set<CertgateErrorCode>([
   'ERR_CERT_MISSING',
   'ERR_HEADER_MALFORMED',
+  'ERR_HEADER_INCONSISTENT',
   'ERR_XFCC_UNSUPPORTED_FORMAT',
   'ERR_HEADER_TOO_LARGE',
   'ERR_CERT_MALFORMED',
@@ -645,6 +648,7 @@ const REFUSAL_CODES: ReadonlySet<string> = new Set<CertgateErrorCode>([
   'ERR_CERT_EXPIRED',
   'ERR_CERT_NOT_YET_VALID',
   'ERR_CERT_NOT_ALLOWED',
+  'ERR_CERT_USAGE',
 ])
 
 // verify.ts turns any non-CertgateError into ERR_CERT_NOT_ALLOWED with this detail, so that a
@@ -683,6 +687,8 @@ export interface FuzzContext {
   allowedThumbprints: ReadonlySet<string>
   /** parseXfcc of the allowed leaf's header, element 0: the one element that must authenticate. */
   goodElements: XfccElement[]
+  /** Certificates whose URI or DNS SAN writes an element naming `allowed`, when copied in raw. */
+  injectors: Injector[]
   apps: Apps
 }
 
@@ -714,6 +720,7 @@ export async function createFuzzContext(): Promise<FuzzContext> {
     notBefore: new Date(Date.now() - 3 * 86_400_000),
     notAfter: new Date(Date.now() - 86_400_000),
   })
+  const injectors = await createInjectors(pki, allowed)
   const headers = [
     xfccHeader(allowed),
     xfccHeader(allowedRsa, { style: 'aca' }),
@@ -738,6 +745,7 @@ export async function createFuzzContext(): Promise<FuzzContext> {
       parseXfcc(headers[1]!)[0]!,
       parseXfcc(headers[3]!)[0]!,
     ],
+    injectors,
     apps: {
       standard: appWith(standard),
       standardFresh: appWith({ ...standard, cache: false }),
@@ -1070,9 +1078,15 @@ async function checkHeaderCase(ctx: FuzzContext, c: HeaderInput, fresh: boolean)
     }
     if (elements !== null) {
       const rightmost = elements[elements.length - 1]!
-      // A real allowed element on the right must get in, whatever stands to its left.
-      if (ctx.goodElements.some((good) => isDeepStrictEqual(good, rightmost))) expect('200')
+      const agreement = elementAgreement(combined, elements)
+      // An element whose URI/DNS values are not its certificate's SANs refuses the whole header.
+      if (agreement === 'inconsistent') expect('ERR_HEADER_INCONSISTENT')
+      // A real allowed element on the right must get in, whatever agreeing elements stand left.
+      if (agreement === 'consistent' && ctx.goodElements.some((good) => isDeepStrictEqual(good, rightmost))) {
+        expect('200')
+      }
       if (answer.status === 200) {
+        if (agreement !== 'consistent') fail('200 for a header whose elements disagree with their certificates')
         // And only the rightmost element's certificate may: a client's own element never does.
         const thumbprint = answer.body.thumbprint
         if (typeof thumbprint !== 'string' || !ctx.allowedThumbprints.has(thumbprint)) {
@@ -1575,6 +1589,8 @@ interface DerHeaderInput {
   hash: DerHeaderCase['hash']
   app: AppName
   label: string
+  /** The header carries a SAN key (a bare `URI=`), so the certificate's URI SANs are compared. */
+  sanKeys: boolean
 }
 
 async function derHeaderInput(
@@ -1603,6 +1619,7 @@ async function derHeaderInput(
     hash: c.hash,
     app: c.app,
     label: `${c.hash} hash, ${c.form}`,
+    sanKeys: c.form !== 'aca',
   }
 }
 
@@ -1627,10 +1644,15 @@ async function checkDerHeader(
     }
     if (fields === null) {
       if (answer.code !== 'ERR_CERT_MALFORMED') fail(`unparseable DER answered ${answer.code}`)
+    } else if (c.sanKeys && fields.uris.length > 0) {
+      // The element says `URI=` (no URI SAN): a certificate with one disagrees with it.
+      if (answer.code !== 'ERR_HEADER_INCONSISTENT') fail(`URI= for a URI SAN answered ${answer.code}`)
     } else {
       const now = Date.now()
+      const eku = fields.extendedKeyUsages
       const admissible = fields.commonName === ALLOWED_CN && fields.notBefore.getTime() <= now &&
-        now <= fields.notAfter.getTime()
+        now <= fields.notAfter.getTime() && fields.basicConstraints?.ca !== true &&
+        (eku === null || eku.includes(CLIENT_AUTH)) && countNameAttributes(fields.subject, 'CN') === 1
       if (admissible && answer.code !== '200') {
         fail(`a parseable, allowed, current certificate answered ${answer.code}`)
       }
@@ -1643,6 +1665,205 @@ async function checkDerHeader(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Property 5: element consistency. A proxy copies URI and DNS SANs into its element raw, so a
+// SAN holding `,` ends the element and the rest reads as an element the client wrote. Every
+// element's URI/DNS values must be its certificate's SANs (as sets, for each key it carries);
+// SAN values without any Hash or certificate are the tail of an element cut short.
+
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
+
+/** A certificate whose SAN, copied in raw, appends an element naming the allowed leaf. */
+export interface Injector {
+  cert: TestCertificate
+  /** The SAN kind that carries the injection. */
+  san: 'uri' | 'dns'
+}
+
+/** Injectors with the payload in each place a SAN can hold it. Their own CN is not allowed. */
+async function createInjectors(pki: TestPki, victim: TestCertificate): Promise<Injector[]> {
+  const hash = victim.thumbprint.toLowerCase()
+  const cert = encodeXfccPem(victim.pem)
+  const chain = encodeXfccPem(victim.pem + victim.issuer!.pem)
+  const quoted = `,Hash=${hash};Cert="${cert}"`
+  const bare = `,By=spiffe://x;Hash=${hash};Cert=${cert};Chain="${chain}"`
+  const pairFirst = `;x=y,Hash=${hash};Cert="${cert}"`
+  const issue = (uris: string[], dnsNames: string[]): Promise<TestCertificate> =>
+    pki.issue({ commonName: 'intruder.example', uris, dnsNames })
+  return [
+    { cert: await issue([`spiffe://x${quoted}`], []), san: 'uri' },
+    { cert: await issue(['spiffe://x/one', `spiffe://x/two${bare}`], ['intruder.example']), san: 'uri' },
+    { cert: await issue([quoted], []), san: 'uri' },
+    { cert: await issue([], ['intruder.example', `b.example${quoted}`]), san: 'dns' },
+    { cert: await issue([], [`b.example${pairFirst}`]), san: 'dns' },
+  ]
+}
+
+/** ASCII-only lowercase, as the parser matches keys (no Unicode case mapping). */
+function asciiLower(text: string): string {
+  return text.replace(/[A-Z]/g, (c) => c.toLowerCase())
+}
+
+/** Per element, whether it carries a URI or DNS key, read from the raw text with splitPairs. */
+function sanKeysOf(header: string): Array<{ uri: boolean; dns: boolean }> {
+  const out: Array<{ uri: boolean; dns: boolean }> = []
+  let keys = { uri: false, dns: false }
+  let nonEmpty = false
+  for (const { text, sep } of splitPairs(header)) {
+    const eq = text.indexOf('=')
+    const key = eq === -1 ? '' : asciiLower(text.slice(0, eq).replace(/^[\s]+|[\s]+$/g, ''))
+    if (text.trim() !== '') nonEmpty = true
+    if (key === 'uri') keys.uri = true
+    if (key === 'dns') keys.dns = true
+    if (sep !== ';') {
+      if (nonEmpty) out.push(keys)
+      keys = { uri: false, dns: false }
+      nonEmpty = false
+    }
+  }
+  return out
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  const left = new Set(a)
+  const right = new Set(b)
+  return left.size === right.size && [...left].every((v) => right.has(v))
+}
+
+/**
+ * The rule, computed apart from certgate's check: `inconsistent` when every certificate decodes
+ * and some element disagrees with its own, `unknown` when a certificate does not decode (a
+ * refusal for that may come first), else `consistent`.
+ */
+function elementAgreement(header: string, elements: readonly XfccElement[]): 'consistent' | 'inconsistent' | 'unknown' {
+  const keys = sanKeysOf(header)
+  if (keys.length !== elements.length) fail(`the oracle found ${keys.length} elements, parseXfcc ${elements.length}`)
+  let agreement: 'consistent' | 'inconsistent' = 'consistent'
+  for (let i = 0; i < elements.length; i++) {
+    const e = elements[i]!
+    const leaf = e.cert ?? e.chain
+    if (leaf === undefined) {
+      if (e.hash === undefined && e.uri.length + e.dns.length > 0) agreement = 'inconsistent'
+      continue
+    }
+    const { uri, dns } = keys[i]!
+    let fields: ReturnType<typeof readCertificateFields> | null = null
+    try {
+      const der = decodeCertificates(leaf, { maxCertificates: 8 })[0]!
+      // Without a SAN key there is nothing to compare, so the DER is not read.
+      if (uri || dns) fields = readCertificateFields(der)
+    } catch {
+      return 'unknown'
+    }
+    if (fields !== null && ((uri && !sameSet(e.uri, fields.uris)) || (dns && !sameSet(e.dns, fields.dnsNames)))) {
+      agreement = 'inconsistent'
+    }
+  }
+  return agreement
+}
+
+type SanListMode = 'absent' | 'bare' | 'exact' | 'shuffled' | 'missing-one' | 'extra' | 'replaced'
+
+interface ConsistencyCase {
+  kind: 'injection' | 'lists'
+  /** Which injector, or (lists) which certificate: the allowed leaf or the rich one. */
+  pick: number
+  details: { by: boolean; subject: boolean; chain: boolean; uri: boolean; dns: boolean }
+  /** Lists: how the URI and DNS values relate to the certificate's SANs. */
+  uriMode: SanListMode
+  dnsMode: SanListMode
+  /** A value that is no SAN of either certificate, `,` `;` `=` and empty included. */
+  stranger: string
+  order: number
+  /** A client-written (consistent) element on the left. */
+  before: number | null
+  app: AppName
+}
+
+const consistencyArbitrary: fc.Arbitrary<ConsistencyCase> = (() => {
+  const mode = fc.constantFrom<SanListMode>('absent', 'bare', 'exact', 'shuffled', 'missing-one', 'extra', 'replaced')
+  return fc.record({
+    kind: fc.constantFrom('injection' as const, 'lists' as const),
+    pick: fc.nat(),
+    details: fc.record({ by: fc.boolean(), subject: fc.boolean(), chain: fc.boolean(), uri: fc.boolean(), dns: fc.boolean() }),
+    uriMode: mode,
+    dnsMode: mode,
+    stranger: fc.constantFrom('spiffe://contoso.com/ns/api/sa/admin', 'urn:x,y;z=1', '', 'b.example', 'A.EXAMPLE'),
+    order: fc.nat(),
+    before: fc.option(fc.nat()),
+    app: fc.constantFrom<AppName>('standard', 'big'),
+  })
+})()
+
+/** The SAN values a `lists` case writes for one kind, or null for no key at all. */
+function sanList(sans: readonly string[], mode: SanListMode, stranger: string, order: number): string[] | null {
+  const rotated = sans.length === 0 ? [] : [...sans.slice(order % sans.length), ...sans.slice(0, order % sans.length)]
+  switch (mode) {
+    case 'absent':
+      return null
+    case 'bare':
+      return []
+    case 'exact':
+      return [...sans]
+    case 'shuffled':
+      return [...rotated, ...rotated.slice(0, 1)]
+    case 'missing-one':
+      return rotated.slice(1)
+    case 'extra':
+      return [...rotated, stranger]
+    case 'replaced':
+      return [stranger]
+  }
+}
+
+interface ConsistencyInput {
+  request: Request
+  app: AppName
+  expect: string
+  label: string
+}
+
+function consistencyInput(ctx: FuzzContext, c: ConsistencyCase): ConsistencyInput {
+  const { by, subject, chain } = c.details
+  const left = c.before === null ? undefined : ctx.headers[c.before % ctx.headers.length]
+  const base = { by: by ? ['spiffe://proxy.example/envoy'] : [], subject: subject ? undefined : false as const, chain, before: left }
+  if (c.kind === 'injection') {
+    const injector = ctx.injectors[c.pick % ctx.injectors.length]!
+    const header = xfccHeader(injector.cert, {
+      ...base,
+      uris: c.details.uri ? 'auto' : [],
+      dns: c.details.dns ? 'auto' : [],
+      rawSans: true,
+    })
+    // With the injecting SAN's detail off, the proxy never writes it: the intruder's own element.
+    const injected = injector.san === 'uri' ? c.details.uri : c.details.dns
+    const expect = injected ? 'ERR_HEADER_INCONSISTENT' : 'ERR_CERT_NOT_ALLOWED'
+    return { request: requestWith([header]), app: c.app, expect, label: `injection ${injector.san}${injected ? '' : ' (detail off)'}` }
+  }
+  const cert = c.pick % 2 === 0 ? ctx.allowed : ctx.rich
+  const fields = readCertificateFields(cert.der)
+  const uri = sanList(fields.uris, c.uriMode, c.stranger, c.order)
+  const dns = sanList(fields.dnsNames, c.dnsMode, c.stranger, c.order)
+  const pairs = [xfccHeader(cert, { ...base, uris: [], dns: [] })]
+  if (uri !== null && uri.length === 0) pairs.push('URI=')
+  if (dns !== null && dns.length === 0) pairs.push('DNS=')
+  if ((uri?.length ?? 0) + (dns?.length ?? 0) > 0) pairs.push(formatXfcc([{ by: [], uri: uri ?? [], dns: dns ?? [] }]))
+  const agrees = (values: string[] | null, sans: readonly string[]): boolean => values === null || sameSet(values, sans)
+  const consistent = agrees(uri, fields.uris) && agrees(dns, fields.dnsNames)
+  return {
+    request: requestWith([pairs.join(';')]),
+    app: c.app,
+    expect: consistent ? '200' : 'ERR_HEADER_INCONSISTENT',
+    label: `lists uri ${c.uriMode}, dns ${c.dnsMode}`,
+  }
+}
+
+async function checkConsistencyCase(ctx: FuzzContext, c: ConsistencyInput, fresh: boolean): Promise<Outcome> {
+  const answer = await ask(ctx, c.app, c.request, fresh)
+  if (answer.code !== c.expect) fail(`${c.label}: expected ${c.expect}, got ${answer.code}`)
+  return { code: answer.status === 200 ? '200' : `403 ${answer.code}`, detail: c.label }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The list
 
 export const PROPERTY_NAMES = [
@@ -1651,6 +1872,7 @@ export const PROPERTY_NAMES = [
   'middleware-headers',
   'der-mutations',
   'der-middleware',
+  'element-consistency',
 ] as const
 
 /** Builds every property over one shared context (PKI, headers, apps). */
@@ -1715,6 +1937,18 @@ export async function createProperties(ctx?: FuzzContext): Promise<FuzzProperty[
       }),
       prepare: (c) => derHeaderInput(context, roots, c),
       check: (input: DerHeaderInput, fresh) => checkDerHeader(context, input, fresh),
+      async: true,
+      boundMs: 250,
+      weight: 50,
+      testRuns: 300,
+    }),
+    property({
+      name: 'element-consistency',
+      title:
+        '5. clientCert, SANs injected as Envoy copies them and URI/DNS lists against the SANs: refused as inconsistent, or 200',
+      arbitrary: consistencyArbitrary,
+      prepare: (c) => consistencyInput(context, c),
+      check: (input: ConsistencyInput, fresh) => checkConsistencyCase(context, input, fresh),
       async: true,
       boundMs: 250,
       weight: 50,

@@ -40,7 +40,7 @@ export function referenceCertificateFields(der: Uint8Array): CertificateFields {
   const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension)
   const cns = cert.subjectName.getField('CN')
   return {
-    serialNumber: cert.serialNumber.toUpperCase().replace(/^(00)+(?=.)/, ''),
+    serialNumber: signedSerial(serialContent(cert)),
     subject: rfc4514(cert.subjectName),
     issuer: rfc4514(cert.issuerName),
     commonName: cns.length > 0 ? cns[cns.length - 1]! : null,
@@ -132,4 +132,27 @@ function escapeValue(value: string): string {
     .replace(/[\\,+"<>;=]/g, (c) => `\\${c}`)
     .replace(/^[ #]/, (c) => `\\${c}`)
     .replace(/ $/, '\\ ')
+}
+
+/**
+ * The serial's INTEGER content octets. The public `serialNumber` drops a `00` sign octet, so a
+ * positive serial and a negative one with the same low octets read alike there; the parsed ASN.1
+ * (a protected member) still holds the octets as encoded.
+ */
+function serialContent(cert: x509.X509Certificate): Uint8Array {
+  const asn = (cert as unknown as { asn: { tbsCertificate: { serialNumber: ArrayBuffer } } }).asn
+  return new Uint8Array(asn.tbsCertificate.serialNumber)
+}
+
+/**
+ * The serial as certgate shows it: positive without the `00` sign octet, a negative one as `-`
+ * and its magnitude, both in whole octets. Computed with BigInt, apart from certgate's own octet
+ * arithmetic.
+ */
+function signedSerial(content: Uint8Array): string {
+  const hex = Array.from(content, (b) => b.toString(16).padStart(2, '0')).join('').toUpperCase()
+  if (content[0]! < 0x80) return hex.replace(/^(00)+(?=.)/, '')
+  const magnitude = (1n << BigInt(hex.length * 4)) - BigInt(`0x${hex}`)
+  const digits = magnitude.toString(16).toUpperCase()
+  return `-${digits.length % 2 === 0 ? digits : `0${digits}`}`
 }
