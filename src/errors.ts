@@ -17,6 +17,7 @@ export type CertgateErrorCode =
   | 'ERR_CERT_EXPIRED'
   | 'ERR_CERT_NOT_YET_VALID'
   | 'ERR_CERT_NOT_ALLOWED'
+  | 'ERR_AUTHORIZE_FAILED'
   | 'ERR_PROXY_UNTRUSTED'
   | 'ERR_PROXY_VERIFY_FAILED'
   | 'ERR_CERT_UNTRUSTED'
@@ -51,6 +52,8 @@ const CODES: Readonly<Record<CertgateErrorCode, CodeInfo>> = {
   ERR_CERT_EXPIRED: { status: 403, title: 'Client certificate expired' },
   ERR_CERT_NOT_YET_VALID: { status: 403, title: 'Client certificate not yet valid' },
   ERR_CERT_NOT_ALLOWED: { status: 403, title: 'Client certificate not allowed' },
+  // The operator's own hook failed: a server fault (5xx, which monitoring counts), not a refusal.
+  ERR_AUTHORIZE_FAILED: { status: 500, title: 'Authorization hook failed' },
   ERR_PROXY_UNTRUSTED: { status: 403, title: 'Request did not come through a trusted proxy' },
   ERR_PROXY_VERIFY_FAILED: { status: 403, title: 'Proxy reports client certificate verification failed' },
   ERR_CERT_UNTRUSTED: { status: 403, title: 'Client certificate not trusted' },

@@ -74,7 +74,7 @@ export function createClientCertVerifier(options: ClientCertOptions): ClientCert
 
 function refusal(error: unknown): VerifyResult {
   if (isCertgateError(error)) return { ok: false, error }
-  // Whatever else went wrong (a bug, a hook that threw), the request is refused, not crashed.
+  // Whatever else went wrong (a bug), the request is refused, not crashed.
   return {
     ok: false,
     error: new CertgateError('ERR_CERT_NOT_ALLOWED', 'The client certificate was refused.', { cause: error }),
@@ -126,10 +126,28 @@ async function verifyRead(
   )
   // A cached verdict is re-checked against the clock, so time can only turn it into a refusal.
   checkValidity(cert, nowMs, options.toleranceMs)
-  if (options.authorize !== null && (await options.authorize(cert, request)) !== true) {
+  if (options.authorize !== null && !(await authorized(options.authorize, cert, request))) {
     throw notAllowed()
   }
   return cert
+}
+
+/**
+ * The authorize hook's answer. A CertgateError it throws is the refusal it names; anything else
+ * it throws is a bug in the hook, ERR_AUTHORIZE_FAILED with the error as cause, so that it is
+ * neither mistaken for a refusal of the client nor remembered (hook results never are).
+ */
+async function authorized(
+  authorize: NonNullable<CompiledOptions['authorize']>,
+  cert: ClientCertificate,
+  request: Request
+): Promise<boolean> {
+  try {
+    return (await authorize(cert, request)) === true
+  } catch (error) {
+    if (isCertgateError(error)) throw error
+    throw new CertgateError('ERR_AUTHORIZE_FAILED', 'The authorization check failed.', { cause: error })
+  }
 }
 
 /** Identifies what the proxy forwarded: the leaf's SHA-256, checked against a forwarded hash. */

@@ -411,13 +411,17 @@ describe('clientCert middleware', () => {
       assert.deepEqual(seen, [`${ALLOWED_CN} /api/cert-info`, `${ALLOWED_CN} /api/cert-info`])
     })
 
-    it('authorize alone is enough configuration; a throwing hook refuses, never 500s', async () => {
+    it('authorize alone is enough configuration; a throwing hook is refused as a server fault (500 ERR_AUTHORIZE_FAILED)', async () => {
       const throwing = appWith({
         authorize: () => {
           throw new Error('bug in the hook')
         },
       })
-      await assertRefused(await get(throwing, xfccHeader(allowed)), 'ERR_CERT_NOT_ALLOWED')
+      const log = console.error
+      console.error = () => {}
+      const res = await get(throwing, xfccHeader(allowed)).finally(() => (console.error = log))
+      assert.equal(res.status, 500)
+      assert.equal(((await res.json()) as { code: string }).code, 'ERR_AUTHORIZE_FAILED')
       const asyncYes = appWith({ authorize: async (cert) => cert.commonName === ALLOWED_CN })
       await assertAccepted(await get(asyncYes, xfccHeader(allowed)), allowed)
     })

@@ -4,8 +4,9 @@
  * @module
  */
 import type { ClientCertificate } from '../x509/certificate.ts'
-import { type CertgateError, problemResponse } from '../errors.ts'
+import type { CertgateError } from '../errors.ts'
 import { type ClientCertOptions, createClientCertVerifier } from '../verify.ts'
+import { defaultRefusal } from './refusal.ts'
 
 /** A fetch handler that also receives the verified certificate (null only in `accept` mode). */
 export type ClientCertHandler = (
@@ -15,7 +16,10 @@ export type ClientCertHandler = (
 
 /** Options for {@link withClientCert}. */
 export interface WithClientCertOptions<Rest extends unknown[] = unknown[]> extends ClientCertOptions {
-  /** Shapes the refusal. Default: the RFC 9457 problem response for the error. */
+  /**
+   * Shapes the refusal; `error.cause` holds what a failing authorize hook threw. Default: the
+   * RFC 9457 problem response for the error, and a console.error line for a 5xx (a hook bug).
+   */
   onError?: (error: CertgateError, request: Request) => Response | Promise<Response>
   /**
    * The peer's address, for `trustedProxies`, from whatever the runtime passes the handler after
@@ -44,7 +48,7 @@ export function withClientCert<Rest extends unknown[] = unknown[]>(
   }
   return async function clientCertHandler(request: Request, ...rest: Rest): Promise<Response> {
     const result = await verify(request, { remoteAddress: remoteAddress?.(request, ...rest) })
-    if (!result.ok) return onError ? onError(result.error, request) : problemResponse(result.error)
+    if (!result.ok) return onError ? onError(result.error, request) : defaultRefusal(result.error)
     return handler(request, result.certificate)
   }
 }

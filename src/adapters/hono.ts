@@ -9,8 +9,9 @@ import type { GetConnInfo } from 'hono/conninfo'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ClientCertificate } from '../x509/certificate.ts'
-import { type CertgateError, problemResponse } from '../errors.ts'
+import type { CertgateError } from '../errors.ts'
 import { type ClientCertMode, type ClientCertOptions, createClientCertVerifier } from '../verify.ts'
+import { defaultRefusal } from './refusal.ts'
 
 /**
  * The context variable the middleware sets: null only in `accept` mode without a certificate.
@@ -30,7 +31,12 @@ export type ClientCertEnv<M extends ClientCertMode = 'require'> = {
 export interface ClientCertMiddlewareOptions<M extends ClientCertMode = 'require'>
   extends ClientCertOptions {
   mode?: M
-  /** Shapes the refusal; its Response is sent as is. Default: 403 `application/problem+json`. */
+  /**
+   * Shapes the refusal; its Response is sent as is. Default: the `application/problem+json`
+   * response for the error (403 for a refusal; 500 for an authorize hook that threw, which is
+   * also logged with console.error). Either way the HTTPException's `cause` is the CertgateError,
+   * whose own `cause` holds what the hook threw.
+   */
   onError?: (error: CertgateError, c: Context) => Response | Promise<Response>
   /**
    * The runtime's connection-info helper, needed with `trustedProxies`: `getConnInfo` from
@@ -73,7 +79,7 @@ export const clientCert = <M extends ClientCertMode = 'require'>(
     const remoteAddress = getConnInfo === undefined ? undefined : remoteAddressOf(getConnInfo, c)
     const result = await verify(c.req.raw, { remoteAddress })
     if (!result.ok) {
-      const res = onError ? await onError(result.error, c) : problemResponse(result.error)
+      const res = onError ? await onError(result.error, c) : defaultRefusal(result.error)
       // HTTPException answers with its own status, so it must carry the response's.
       throw new HTTPException(res.status as ContentfulStatusCode, { res, cause: result.error })
     }

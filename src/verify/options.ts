@@ -20,7 +20,12 @@ export interface ClientCertOptions {
    * passes the checks. Required unless `authorize` is given.
    */
   allow?: AllowList | 'any-valid'
-  /** Your own decision, after the checks and the allowlist; return false to refuse. */
+  /**
+   * Your own decision, after the checks and the allowlist; return false to refuse
+   * (ERR_CERT_NOT_ALLOWED). A CertgateError it throws refuses with that code; anything else it
+   * throws is a bug in the hook: ERR_AUTHORIZE_FAILED (500), with what it threw as `cause`.
+   * Its answer is never cached: it runs on every request.
+   */
   authorize?: (cert: ClientCertificate, request: Request) => boolean | Promise<boolean>
   /** `require` (default) refuses a request without a certificate; `accept` lets it through with none. */
   mode?: ClientCertMode
