@@ -1,6 +1,9 @@
 /**
  * ClientCertificate: the one object a handler sees for a verified client certificate — its
- * thumbprints, names, validity and SANs, read once from the DER and frozen.
+ * thumbprints, names, validity and SANs, read once from the DER and frozen. A returning client's
+ * requests all get the same object from the verdict cache, so nothing a handler does to it may
+ * reach the next request: it is frozen deeply, and what cannot be frozen (dates, bytes) is handed
+ * out as a fresh copy on each read.
  * @module
  */
 import type { X509Certificate } from '@peculiar/x509'
@@ -41,8 +44,6 @@ export class ClientCertificate {
   readonly issuer: string
   /** Serial number, uppercase hex without a sign octet; a negative one is `-` and its magnitude (`-80`). */
   readonly serialNumber: string
-  readonly notBefore: Date
-  readonly notAfter: Date
   readonly dnsNames: readonly string[]
   readonly uris: readonly string[]
   readonly emails: readonly string[]
@@ -52,34 +53,51 @@ export class ClientCertificate {
    * percent-encoded, empty or dot segments), else null.
    */
   readonly spiffeId: string | null
-  /** The certificate's DER bytes. */
-  readonly der: Uint8Array
-  /** Everything certgate read from the certificate, including extensions. */
+  /**
+   * Everything certgate read from the certificate, including extensions. Frozen, arrays and
+   * basicConstraints included; its `notBefore` and `notAfter` are fresh Dates on each read.
+   */
   readonly fields: Readonly<CertificateFields>
+  readonly #der: Uint8Array
 
   constructor(der: Uint8Array, fields: CertificateFields, thumbprint: string, thumbprintSha1: string) {
-    this.der = der
-    this.fields = fields
+    // Its own copy: a caller that reuses or changes its buffer cannot change this certificate.
+    this.#der = der.slice()
+    this.fields = new FrozenFields(fields)
     this.thumbprint = thumbprint
     this.thumbprintSha1 = thumbprintSha1
     this.subject = fields.subject
     this.commonName = fields.commonName
     this.issuer = fields.issuer
     this.serialNumber = fields.serialNumber
-    this.notBefore = fields.notBefore
-    this.notAfter = fields.notAfter
-    this.dnsNames = Object.freeze([...fields.dnsNames])
-    this.uris = Object.freeze([...fields.uris])
-    this.emails = Object.freeze([...fields.emails])
-    this.ips = Object.freeze([...fields.ips])
+    this.dnsNames = this.fields.dnsNames
+    this.uris = this.fields.uris
+    this.emails = this.fields.emails
+    this.ips = this.fields.ips
     // SPIFFE X.509-SVIDs carry exactly one URI SAN; more than one makes the identity ambiguous.
     const only = fields.uris.length === 1 ? fields.uris[0]! : null
     this.spiffeId = only !== null && parseSpiffeId(only) !== null ? only : null
+    Object.freeze(this)
+  }
+
+  /** Start of validity: a new Date on each read, so changing it changes nothing else. */
+  get notBefore(): Date {
+    return this.fields.notBefore
+  }
+
+  /** End of validity: a new Date on each read, so changing it changes nothing else. */
+  get notAfter(): Date {
+    return this.fields.notAfter
+  }
+
+  /** The certificate's DER bytes: a new copy on each read (bytes cannot be frozen). */
+  get der(): Uint8Array {
+    return this.#der.slice()
   }
 
   /** The certificate as PEM. */
   get pem(): string {
-    return encodePem(this.der)
+    return encodePem(this.#der)
   }
 
   /**
@@ -89,7 +107,7 @@ export class ClientCertificate {
    */
   async x509(): Promise<X509Certificate> {
     const { X509Certificate: Peculiar } = await loadPeculiarX509()
-    return new Peculiar(this.der as Uint8Array<ArrayBuffer>)
+    return new Peculiar(this.#der.slice())
   }
 
   /** The JSON form, built once: the certificate never changes, and /cert-info asks every time. */
@@ -113,6 +131,69 @@ export class ClientCertificate {
   }
 
   #json: Readonly<ClientCertificateJson> | undefined
+}
+
+/**
+ * The fields as a handler sees them, deeply frozen: arrays and basicConstraints are frozen
+ * copies, and the two dates (which freezing cannot protect) are getters returning a new Date on
+ * each read. A class rather than an object literal with accessors, which V8 builds ~40× slower;
+ * `implements` makes a field added to CertificateFields fail to compile here until it is copied.
+ */
+class FrozenFields implements CertificateFields {
+  readonly serialNumber: string
+  readonly subject: string
+  readonly issuer: string
+  readonly commonName: string | null
+  readonly dnsNames: string[]
+  readonly uris: string[]
+  readonly emails: string[]
+  readonly ips: string[]
+  readonly extendedKeyUsages: string[] | null
+  readonly keyUsage: number | null
+  readonly basicConstraints: { ca: boolean; pathLength: number | null } | null
+  readonly subjectKeyIdentifier: string | null
+  readonly authorityKeyIdentifier: string | null
+  readonly #notBeforeMs: number
+  readonly #notAfterMs: number
+
+  constructor(fields: CertificateFields) {
+    this.serialNumber = fields.serialNumber
+    this.subject = fields.subject
+    this.issuer = fields.issuer
+    this.commonName = fields.commonName
+    this.#notBeforeMs = fields.notBefore.getTime()
+    this.#notAfterMs = fields.notAfter.getTime()
+    this.dnsNames = frozenList(fields.dnsNames)
+    this.uris = frozenList(fields.uris)
+    this.emails = frozenList(fields.emails)
+    this.ips = frozenList(fields.ips)
+    const { basicConstraints, extendedKeyUsages } = fields
+    this.extendedKeyUsages = extendedKeyUsages === null ? null : frozenList(extendedKeyUsages)
+    this.keyUsage = fields.keyUsage
+    this.basicConstraints = basicConstraints === null ? null : Object.freeze({ ...basicConstraints })
+    this.subjectKeyIdentifier = fields.subjectKeyIdentifier
+    this.authorityKeyIdentifier = fields.authorityKeyIdentifier
+    Object.freeze(this)
+  }
+
+  get notBefore(): Date {
+    return new Date(this.#notBeforeMs)
+  }
+
+  get notAfter(): Date {
+    return new Date(this.#notAfterMs)
+  }
+
+  /** The same JSON as the plain fields object gives, the dates in their place as ISO strings. */
+  toJSON(): CertificateFields {
+    const { serialNumber, subject, issuer, commonName, ...rest } = this
+    return { serialNumber, subject, issuer, commonName, notBefore: this.notBefore, notAfter: this.notAfter, ...rest }
+  }
+}
+
+/** A frozen copy of a list, typed as the mutable list CertificateFields declares. */
+function frozenList(list: readonly string[]): string[] {
+  return Object.freeze(list.slice()) as string[]
 }
 
 /**
