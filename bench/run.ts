@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: micro benchmarks in Node, Bun and Deno; HTTP ratios against bare Hono in each;
- * memory under a million new certificates. Prints one table of figures next to their targets;
+ * memory under a million new certificates; the verdict cache under floods of certificates each
+ * sent a few times (does an idle returning client stay cached?). Prints one table of figures next to their targets;
  * `--json` prints the same as JSON; `--smoke` runs a short version that only proves it works.
  * @module
  */
@@ -10,6 +11,7 @@ import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { type HttpResult, type Runtime, runHttp } from './http.ts'
 import type { MicroResult } from './micro.ts'
+import type { EvictionResult } from './cache-eviction.ts'
 
 const argv = process.argv.slice(2)
 const smoke = argv.includes('--smoke')
@@ -134,9 +136,28 @@ rows.push({
   met: memory.growthMb <= 64 && memory.failures === 0,
 })
 
+// The verdict cache under floods: an idle returning client's survival, and the hit cost.
+log('cache eviction: an idle returning client against floods of certificates…')
+const eviction = lastJsonLine<EvictionResult>(
+  await run(process.execPath, ['--import', 'tsx', join('bench', 'cache-eviction.ts'), ...(smoke ? ['--smoke'] : [])])
+)
+for (const sends of new Set(eviction.survival.map((s) => s.sends))) {
+  const runs = eviction.survival.filter((s) => s.sends === sends)
+  const largest = Math.max(...runs.map((s) => s.flood))
+  const evictedBy = runs.find((s) => !s.survived)?.flood
+  rows.push({
+    figure: `node: idle client (${eviction.legitRequests} requests) vs distinct certificates sent ${sends}× each`,
+    value: evictedBy === undefined ? `still cached after ${largest.toLocaleString('en')}` : `evicted by ${evictedBy.toLocaleString('en')}`,
+    target: `cached after ${largest.toLocaleString('en')}`,
+    met: evictedBy === undefined,
+  })
+}
+rows.push({ figure: 'node: verify, cache hit after the largest flood (Request reused)', value: `${eviction.hitUs.toFixed(1)} µs`, target: '', met: null })
+rows.push({ figure: 'node: BoundedCache.get, resident key', value: `${eviction.getNs.toFixed(0)} ns`, target: '', met: null })
+
 const machine = `${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${started.toISOString().slice(0, 10)}`
 if (json) {
-  console.log(JSON.stringify({ machine, smoke, rows, micro, http, memory }, null, 2))
+  console.log(JSON.stringify({ machine, smoke, rows, micro, http, memory, eviction }, null, 2))
 } else {
   const width = Math.max(...rows.map((r) => r.figure.length))
   const valueWidth = Math.max(...rows.map((r) => r.value.length))

@@ -1,10 +1,16 @@
 /**
  * A bounded map whose entries expire: bounded by entry count and by an estimate of the bytes they
- * hold, so no pattern of requests can grow it without limit. Two generations: new entries go to
- * the young Map; when it holds half the budget it becomes the old one and the previous old Map is
- * dropped whole. A hit in the old generation moves the entry up, so what is used survives.
+ * hold, so no pattern of requests can grow it without limit. Two segments:
+ * - probation, two generations: new entries go to the young Map; when it holds half of what the
+ *   protected segment leaves free, it becomes the old one and the previous old Map is dropped
+ *   whole. A hit in the old generation moves the entry up, so what is used survives.
+ * - protected (at most 80% of the budget): an entry hit PROMOTE_AFTER_HITS times moves here. Once
+ *   it is full, a newcomer takes the place of the oldest entry only when it was hit more often;
+ *   otherwise the oldest stays (moved to the back). So a returning client that goes idle is not
+ *   pushed out by any number of keys used fewer times than it was — only by its expiry.
  * Why not a per-entry LRU: on a full 10,000-entry V8 Map each delete + set (an LRU move, or an
- * eviction) cost ~4 µs, paid by every returning client and every new certificate.
+ * eviction) cost ~4 µs, paid by every returning client and every new certificate; here a hit in
+ * the protected segment is one Map lookup and a counter.
  * @module
  */
 
@@ -20,6 +26,8 @@ interface Entry<V> {
   value: V
   expiresAt: number
   bytes: number
+  /** Hits since the entry was stored: what decides who stays in the protected segment. */
+  hits: number
 }
 
 interface Generation<V> {
@@ -30,6 +38,11 @@ interface Generation<V> {
 function generation<V>(): Generation<V> {
   return { entries: new Map(), bytes: 0 }
 }
+
+/** The share of entries and bytes the protected segment may hold. */
+const PROTECTED_SHARE = 0.8
+/** Hits that move an entry to the protected segment: more than a flood's "send each twice". */
+const PROMOTE_AFTER_HITS = 3
 
 /**
  * Admission: a key is cached only when it was seen recently already. A flood of certificates
@@ -58,63 +71,110 @@ class Doorkeeper {
   }
 }
 
-/** A two-generation map with per-entry expiry, entry and byte bounds, and admission. */
+/** A probation segment of two generations and a protected segment, with expiry and admission. */
 export class BoundedCache<V> {
   readonly #limits: BoundedCacheLimits
+  readonly #protectedLimits: { readonly entries: number; readonly bytes: number }
   readonly #doorkeeper: Doorkeeper | null
   #young: Generation<V> = generation()
   #old: Generation<V> = generation()
+  readonly #protected: Generation<V> = generation()
 
   constructor(limits: BoundedCacheLimits) {
     this.#limits = limits
+    this.#protectedLimits = {
+      entries: Math.floor(limits.maxEntries * PROTECTED_SHARE),
+      bytes: limits.maxBytes * PROTECTED_SHARE,
+    }
     this.#doorkeeper = limits.admission === 'always' ? null : new Doorkeeper(limits.maxEntries)
   }
 
   get size(): number {
-    return this.#young.entries.size + this.#old.entries.size
+    return this.#young.entries.size + this.#old.entries.size + this.#protected.entries.size
   }
 
   get bytes(): number {
-    return this.#young.bytes + this.#old.bytes
+    return this.#young.bytes + this.#old.bytes + this.#protected.bytes
   }
 
   /** The live value for a key, or undefined. */
   get(key: string, nowMs: number): V | undefined {
+    const kept = this.#protected.entries.get(key)
+    if (kept !== undefined) {
+      if (kept.expiresAt > nowMs) {
+        kept.hits++
+        return kept.value
+      }
+      this.#remove(this.#protected, key, kept)
+      return undefined
+    }
     const young = this.#young.entries.get(key)
     if (young !== undefined) {
-      if (young.expiresAt > nowMs) return young.value
-      this.#remove(this.#young, key, young)
-      return undefined
+      if (young.expiresAt <= nowMs) {
+        this.#remove(this.#young, key, young)
+        return undefined
+      }
+      if (++young.hits >= PROMOTE_AFTER_HITS) this.#promote(key, young, this.#young, nowMs)
+      return young.value
     }
     const old = this.#old.entries.get(key)
     if (old === undefined) return undefined
     this.#remove(this.#old, key, old)
     if (old.expiresAt <= nowMs) return undefined
-    this.#insert(key, old)
+    if (!(++old.hits >= PROMOTE_AFTER_HITS && this.#promote(key, old, null, nowMs))) this.#insert(key, old)
     return old.value
   }
 
   /** Stores a value until `expiresAt`, if the key was offered recently before (see Doorkeeper). */
   set(key: string, value: V, expiresAt: number, bytes: number): void {
     if (this.#doorkeeper !== null && !this.#doorkeeper.admit(key)) return
-    const young = this.#young.entries.get(key)
-    if (young !== undefined) this.#remove(this.#young, key, young)
-    const old = this.#old.entries.get(key)
-    if (old !== undefined) this.#remove(this.#old, key, old)
-    if (bytes > this.#limits.maxBytes) return
-    this.#insert(key, { value, expiresAt, bytes })
+    for (const segment of [this.#young, this.#old, this.#protected]) {
+      const entry = segment.entries.get(key)
+      if (entry !== undefined) this.#remove(segment, key, entry)
+    }
+    // What the protected segment holds is not given up for a newcomer of unknown worth.
+    if (bytes > this.#limits.maxBytes - this.#protected.bytes) return
+    this.#insert(key, { value, expiresAt, bytes, hits: 0 })
   }
 
+  /** Adds an entry to the young generation, within what the protected segment leaves free. */
   #insert(key: string, entry: Entry<V>): void {
-    const half = { entries: Math.max(1, Math.floor(this.#limits.maxEntries / 2)), bytes: this.#limits.maxBytes / 2 }
+    const roomEntries = this.#limits.maxEntries - this.#protected.entries.size
+    const roomBytes = this.#limits.maxBytes - this.#protected.bytes
+    const half = { entries: Math.max(1, Math.floor(roomEntries / 2)), bytes: roomBytes / 2 }
     if (this.#young.entries.size >= half.entries || this.#young.bytes + entry.bytes > half.bytes) {
       this.#old = this.#young
       this.#young = generation()
     }
     this.#young.entries.set(key, entry)
     this.#young.bytes += entry.bytes
-    // An entry larger than half the budget can push the total over it: then the old goes early.
+    // An entry larger than half the room can push the total over it: then the old goes early.
     if (this.size > this.#limits.maxEntries || this.bytes > this.#limits.maxBytes) this.#old = generation()
+  }
+
+  /**
+   * Moves a frequently hit entry into the protected segment, when there is room or when the
+   * oldest protected entry has expired or was hit less often (it is then dropped). An oldest
+   * entry hit at least as often stays, moved to the back so that the next newcomer meets another
+   * one, and the newcomer stays in probation. True when the entry moved.
+   */
+  #promote(key: string, entry: Entry<V>, from: Generation<V> | null, nowMs: number): boolean {
+    const kept = this.#protected
+    const limits = this.#protectedLimits
+    if (limits.entries < 1 || entry.bytes > limits.bytes) return false
+    while (kept.entries.size >= limits.entries || kept.bytes + entry.bytes > limits.bytes) {
+      const [oldestKey, oldest] = kept.entries.entries().next().value as [string, Entry<V>]
+      if (oldest.expiresAt > nowMs && oldest.hits >= entry.hits) {
+        kept.entries.delete(oldestKey)
+        kept.entries.set(oldestKey, oldest)
+        return false
+      }
+      this.#remove(kept, oldestKey, oldest)
+    }
+    if (from !== null) this.#remove(from, key, entry)
+    kept.entries.set(key, entry)
+    kept.bytes += entry.bytes
+    return true
   }
 
   #remove(from: Generation<V>, key: string, entry: Entry<V>): void {
