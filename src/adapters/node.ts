@@ -2,12 +2,14 @@
  * Node adapter (`certgate/node`): serves a fetch-style app (a Hono app, or anything with
  * `fetch(request)`) on `@hono/node-server`, and shuts it down gracefully on SIGTERM / SIGINT,
  * the way Azure Container Apps stops a revision: stop accepting, let in-flight requests finish
- * within a bound, then exit 0.
+ * within a bound, then exit 0. Slow and greedy clients are bounded: time to send the headers and
+ * the whole request, idle keep-alive time, open connections, and a refused request's unread body
+ * is not waited for.
  * @module
  */
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { createAdaptorServer } from '@hono/node-server'
+import { createAdaptorServer, type Http2Bindings, type HttpBindings } from '@hono/node-server'
 
 /** Anything with a Web `fetch` handler: a Hono app, or `{ fetch }`. */
 export interface FetchApp {
@@ -29,6 +31,14 @@ export interface ServeOptions {
   onListen?: (info: ListenAddress) => void
   /** Exit the process (code 0) once a signal-started shutdown is done. */
   exit?: boolean
+  /** Time a client has to send the request headers; a slower one gets 408 and is cut. */
+  headersTimeoutMs?: number
+  /** Time a client has to send the whole request, body included; 408 and cut past it. */
+  requestTimeoutMs?: number
+  /** How long an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs?: number
+  /** Open connections at most; one more is closed as it arrives, unanswered. */
+  maxConnections?: number
 }
 
 /** Where the server listens. */
@@ -49,6 +59,14 @@ export interface ServeHandle {
 
 const DEFAULT_PORT = 8000
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000
+// Node's own defaults let a client trickle its headers for 60 s and a body for 300 s, with no
+// cap on connections: a few hundred slow sockets would hold a server.
+const DEFAULT_LIMITS = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 1024,
+} as const
 const DEFAULT_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']
 // A keep-alive connection that was busy when the shutdown began becomes idle once its response
 // is sent; this is how soon it is then closed.
@@ -71,6 +89,10 @@ const IDLE_SWEEP_MS = 50
  * @param {NodeJS.Signals[]} [options.signals=['SIGTERM','SIGINT']] - signals that shut down.
  * @param {Function} [options.onListen] - called with `{ address, port }` once listening.
  * @param {boolean} [options.exit=true] - `process.exit(0)` after a signal-started shutdown.
+ * @param {number} [options.headersTimeoutMs=10000] - time to send the headers; then 408 and cut.
+ * @param {number} [options.requestTimeoutMs=30000] - time to send the whole request; then 408 and cut.
+ * @param {number} [options.keepAliveTimeoutMs=5000] - how long an idle keep-alive connection stays.
+ * @param {number} [options.maxConnections=1024] - open connections at most; more are closed unanswered.
  * @returns {ServeHandle} the server, a graceful `close()`, and the bound address.
  *
  * @example
@@ -101,8 +123,7 @@ export function serve(app: FetchApp, options: ServeOptions = {}): ServeHandle {
     throw new RangeError('shutdownTimeoutMs must be a non-negative number.')
   }
 
-  // Without `createServer` the adaptor builds a plain `http.Server`; its type also allows http2.
-  const server = createAdaptorServer({ fetch: app.fetch.bind(app), hostname }) as Server
+  const server = createServer(app, hostname, connectionLimits(options))
   const openSockets = trackSockets(server)
   let closing: Promise<void> | null = null
 
@@ -156,6 +177,73 @@ function portFromEnvironment(): number {
   const port = /^[0-9]{1,5}$/.test(value) ? Number(value) : -1
   if (port < 0 || port > 65535) throw new RangeError('PORT must be an integer from 0 to 65535.')
   return port
+}
+
+/** The connection limits of {@link ServeOptions}, with their defaults applied. */
+type ConnectionLimits = { readonly [K in keyof typeof DEFAULT_LIMITS]: number }
+
+/** The connection limits, defaults applied; throws a RangeError naming a bad one. */
+function connectionLimits(options: ServeOptions): ConnectionLimits {
+  const {
+    headersTimeoutMs = DEFAULT_LIMITS.headersTimeoutMs,
+    requestTimeoutMs = DEFAULT_LIMITS.requestTimeoutMs,
+    keepAliveTimeoutMs = DEFAULT_LIMITS.keepAliveTimeoutMs,
+    maxConnections = DEFAULT_LIMITS.maxConnections,
+  } = options
+  const limits = { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnections }
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer.`)
+  }
+  // Node refuses the pair otherwise, with a message about its own option names.
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new RangeError('headersTimeoutMs must not exceed requestTimeoutMs.')
+  }
+  return limits
+}
+
+/** The Node server for `app`, with the connection limits. */
+function createServer(app: FetchApp, hostname: string | undefined, limits: ConnectionLimits): Server {
+  // Without `createServer` the adaptor builds a plain `http.Server`; its type also allows http2.
+  const server = createAdaptorServer({
+    fetch: closingAfterRefusal(app),
+    hostname,
+    serverOptions: {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // Node checks both timeouts only this often (30 s by default), which would stretch them.
+      connectionsCheckingInterval: Math.min(1000, Math.max(10, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+  }) as Server
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs
+  server.maxConnections = limits.maxConnections
+  return server
+}
+
+/**
+ * The app's fetch, closing the connection after a refusal (a status of 400 or more) that was
+ * answered before the request's body arrived: the rest of the body would be read only to be
+ * thrown away, and a client trickling it would hold the connection for as long as it likes.
+ */
+function closingAfterRefusal(
+  app: FetchApp
+): (request: Request, env: HttpBindings | Http2Bindings) => Response | Promise<Response> {
+  return function fetch(request, env) {
+    // The server built here is plain HTTP/1.1, never http2.
+    const { incoming, outgoing } = env as HttpBindings
+    function closeIfRefused(response: Response): Response {
+      if (response.status >= 400 && hasUnreadBody(incoming)) outgoing.setHeader('connection', 'close')
+      return response
+    }
+    const response = app.fetch(request, env)
+    return response instanceof Promise ? response.then(closeIfRefused) : closeIfRefused(response)
+  }
+}
+
+/** True while a request announced a body that has not fully arrived. */
+function hasUnreadBody(incoming: IncomingMessage): boolean {
+  if (incoming.complete) return false
+  const length = incoming.headers['content-length']
+  return incoming.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
 }
 
 /** Resolves once the server listens, or failed to. */
