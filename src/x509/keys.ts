@@ -7,6 +7,7 @@
  */
 import { DerReader, TAG_BIT_STRING, TAG_INTEGER, TAG_OID, TAG_SEQUENCE } from './der.ts'
 import { readBitString, readIntegerBytes, readNull, readOid } from './der-values.ts'
+import { toHex } from '../bytes.ts'
 
 /** The named curves certgate accepts, by OID: Web Crypto's name and the field size in octets. */
 export const CURVES: Readonly<Record<string, { readonly name: string; readonly size: number }>> = {
@@ -18,6 +19,15 @@ export const CURVES: Readonly<Record<string, { readonly name: string; readonly s
 export const OID_RSA = '1.2.840.113549.1.1.1'
 export const OID_EC = '1.2.840.10045.2.1'
 export const OID_ED25519 = '1.3.101.112'
+// The same OIDs' content octets, and the curves' (P-256, P-384, P-521), as hex.
+const OID_RSA_HEX = '2A864886F70D010101'
+const OID_EC_HEX = '2A8648CE3D0201'
+const OID_ED25519_HEX = '2B6570'
+const CURVES_BY_HEX = new Map([
+  ['2A8648CE3D030107', CURVES['1.2.840.10045.3.1.7']!],
+  ['2B81040022', CURVES['1.3.132.0.34']!],
+  ['2B81040023', CURVES['1.3.132.0.35']!],
+])
 
 /** What a SubjectPublicKeyInfo holds, as far as the key rule needs. */
 export type PublicKeyDescription =
@@ -49,29 +59,31 @@ export function describePublicKey(spki: Uint8Array): PublicKeyDescription {
     const r = new DerReader(spki, SPKI_LIMITS)
     const info = r.children(r.root(TAG_SEQUENCE))
     const algorithm = r.children(info.expect(TAG_SEQUENCE))
-    const oid = readOid(spki, algorithm.expect(TAG_OID))
+    const oidTlv = algorithm.expect(TAG_OID)
     const parameters = algorithm.more() ? algorithm.next() : null
     algorithm.finish()
     const key = readBitString(spki, info.expect(TAG_BIT_STRING))
     info.finish()
     if (key.unusedBits !== 0) return { kind: 'malformed' }
-    if (oid === OID_RSA) {
+    // Known OIDs are matched by their content octets: this runs for every certificate on a path.
+    const oid = toHex(r.content(oidTlv))
+    if (oid === OID_RSA_HEX) {
       // RFC 3279 asks for NULL parameters; some encoders leave them out.
       if (parameters !== null) readNull(parameters)
       return describeRsa(key.data)
     }
-    if (oid === OID_EC) {
-      const curveOid = parameters?.tag === TAG_OID ? readOid(spki, parameters) : null
-      const curve = curveOid === null ? undefined : CURVES[curveOid]
+    if (oid === OID_EC_HEX) {
+      const curveHex = parameters?.tag === TAG_OID ? toHex(r.content(parameters)) : null
+      const curve = curveHex === null ? undefined : CURVES_BY_HEX.get(curveHex)
       if (curve === undefined) return { kind: 'EC', curve: null }
       if (!isEcPoint(key.data, curve.size)) return { kind: 'malformed' }
       return { kind: 'EC', curve: curve.name }
     }
-    if (oid === OID_ED25519) {
+    if (oid === OID_ED25519_HEX) {
       if (parameters !== null || key.data.length !== 32) return { kind: 'malformed' }
       return { kind: 'Ed25519' }
     }
-    return { kind: 'other', algorithm: oid }
+    return { kind: 'other', algorithm: readOid(spki, oidTlv) }
   } catch {
     return { kind: 'malformed' }
   }
