@@ -8,7 +8,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { bin, childEnv, IN_CI, nodeOnly, ROOT, run } from '../support/package.ts'
+import { bin, childEnv, IN_CI, onceAcrossNodes, ROOT, run } from '../support/package.ts'
 
 // What deno prints when it cannot fetch what the check needs; anywhere but CI that is a skip.
 const UNREACHABLE = /error sending request|dns error|failed to lookup|Connection refused|timed out/i
@@ -28,7 +28,7 @@ describe('JSR', () => {
     assert.deepEqual(found, [])
   })
 
-  it('deno publish --dry-run passes and lists only the library', { skip: nodeOnly('it spawns deno itself'), timeout: 240_000 }, async (t) => {
+  it('deno publish --dry-run passes and lists only the library', { skip: onceAcrossNodes('it spawns deno'), timeout: 240_000 }, async (t) => {
     const result = await run(bin('deno'), ['publish', '--dry-run', '--allow-dirty'], {
       env: childEnv({ NO_COLOR: '1' }),
       timeoutMs: 230_000,

@@ -11,7 +11,7 @@ import { dirname, join, posix } from 'node:path'
 import {
   type BuiltPackage,
   buildPackage,
-  nodeOnly,
+  onceAcrossNodes,
   type PackResult,
   packPackage,
   readJson,
@@ -89,7 +89,7 @@ describe('package.json', () => {
   })
 })
 
-describe('npm pack', { skip: nodeOnly('it runs tsc and npm') }, () => {
+describe('npm pack', { skip: onceAcrossNodes('it runs tsc and npm') }, () => {
   let built: BuiltPackage
   let packed: PackResult
 

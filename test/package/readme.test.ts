@@ -19,7 +19,7 @@ import {
   type BuiltPackage,
   buildPackage,
   childEnv,
-  nodeOnly,
+  onceAcrossNodes,
   removeDir,
   ROOT,
   run,
@@ -153,7 +153,7 @@ function errorsByFile(output: string, examples: readonly Example[]): Map<string,
   return found
 }
 
-describe('README examples', { skip: nodeOnly('it runs tsc on the built package and node on the examples') }, () => {
+describe('README examples', { skip: onceAcrossNodes('it runs tsc on the built package and node on the examples') }, () => {
   let built: BuiltPackage
   let project: string
   let examples: Example[]

@@ -3,17 +3,18 @@
  * only what the bundle needs, a runtime stage of one file and node), the .dockerignore keeping
  * keys and secrets out of the build context, and its steps replayed — the build stage's COPY and
  * RUN lines in a scratch directory, then the runtime stage's COPY --from, ENV and CMD in another
- * one with no node_modules anywhere above it — answering 200, 403 and stopping on SIGTERM.
+ * one with no node_modules anywhere above it — answering 200, 403 and stopping on SIGTERM. Both
+ * run on the image's Node version when `npm test` has it in tools/node-versions.
  * @module
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { delimiter, dirname, join, resolve } from 'node:path'
 import { createTestPki, type TestCertificate, xfccHeader } from '../../src/testing/index.ts'
 import { freePort } from '../support/loopback.ts'
-import { childEnv, mustRun, nodeOnly, removeDir, ROOT, type Running, start } from '../support/package.ts'
+import { childEnv, mustRun, onceAcrossNodes, removeDir, ROOT, type Running, start } from '../support/package.ts'
 
 interface Instruction {
   stage: string
@@ -51,6 +52,20 @@ function ignoredBy(patterns: readonly string[], path: string): boolean {
 
 const DOCKERFILE = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')
 const STEPS = instructions(DOCKERFILE)
+/** The Node of the image's FROM line when tools/node-versions has it (as `npm test` installs), else this one. */
+function imageNode(): string {
+  const major = /^node:(\d+)/.exec(STEPS.find((step) => step.op === 'FROM')!.args)?.[1]
+  const candidate = join(ROOT, 'tools', 'node-versions', 'node_modules', `node${major}`, 'bin', 'node')
+  return existsSync(candidate) ? candidate : process.execPath
+}
+
+/** The environment of a RUN line: the image's Node first on PATH. */
+function imageEnv(node: string): NodeJS.ProcessEnv {
+  const env = childEnv()
+  env.PATH = [dirname(node), env.PATH ?? ''].join(delimiter)
+  return env
+}
+
 const IGNORE = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
   .split('\n')
   .map((line) => line.trim())
@@ -104,7 +119,7 @@ describe('Dockerfile and .dockerignore', () => {
   })
 })
 
-describe('the Dockerfile replayed', { skip: nodeOnly('it runs npm ci and the bundled service') }, () => {
+describe('the Dockerfile replayed', { skip: onceAcrossNodes('it runs npm ci and the bundled service') }, () => {
   let scratch: string
   let service: Running | undefined
   let allowed: TestCertificate
@@ -135,7 +150,7 @@ describe('the Dockerfile replayed', { skip: nodeOnly('it runs npm ci and the bun
           cpSync(join(ROOT, source), into, { recursive: true })
         }
       }
-      if (step.op === 'RUN') await mustRun('sh', ['-c', step.args], { cwd: work, env: childEnv(), timeoutMs: 240_000 })
+      if (step.op === 'RUN') await mustRun('sh', ['-c', step.args], { cwd: work, env: imageEnv(imageNode()), timeoutMs: 240_000 })
     }
     // What the install brought: no bun, deno or TypeScript platform binaries.
     const scoped = (scope: string): string[] =>
@@ -166,7 +181,7 @@ describe('the Dockerfile replayed', { skip: nodeOnly('it runs npm ci and the bun
     const cmd = JSON.parse(runtime.find((s) => s.op === 'CMD')!.args) as string[]
     assert.equal(cmd[0], 'node')
     const port = await freePort()
-    service = start(process.execPath, cmd.slice(1), {
+    service = start(imageNode(), cmd.slice(1), {
       cwd: app,
       env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), ALLOWED_CERT_THUMBPRINTS: allowed.thumbprint },
     })

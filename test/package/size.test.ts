@@ -6,9 +6,9 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { type BuiltPackage, buildPackage, nodeOnly, removeDir, run } from '../support/package.ts'
+import { type BuiltPackage, buildPackage, onceAcrossNodes, removeDir, run } from '../support/package.ts'
 
-describe('npm run size', { skip: nodeOnly('it runs tsc and esbuild') }, () => {
+describe('npm run size', { skip: onceAcrossNodes('it runs tsc and esbuild') }, () => {
   let built: BuiltPackage
   before(async () => {
     built = await buildPackage()

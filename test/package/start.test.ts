@@ -15,7 +15,7 @@ import {
   type BuiltPackage,
   buildPackage,
   childEnv,
-  nodeOnly,
+  onceAcrossNodes,
   removeDir,
   ROOT,
   run,
@@ -29,7 +29,7 @@ async function health(port: number): Promise<number> {
   return (await fetch(`http://127.0.0.1:${port}/health`)).status
 }
 
-describe('npm start', { skip: nodeOnly('it runs npm and the built service') }, () => {
+describe('npm start', { skip: onceAcrossNodes('it runs npm and the built service') }, () => {
   let built: BuiltPackage
   let service: Running | undefined
 
@@ -71,7 +71,7 @@ describe('npm start', { skip: nodeOnly('it runs npm and the built service') }, (
   })
 })
 
-describe('deno task start', { skip: nodeOnly('it spawns the deno binary itself') }, () => {
+describe('deno task start', { skip: onceAcrossNodes('it spawns deno') }, () => {
   let service: Running | undefined
   after(async () => {
     await service?.stop()

@@ -21,6 +21,19 @@ export function nodeOnly(why: string): string | false {
   return RUNTIME === 'node' ? false : `${why}, so it runs under Node only (this is ${RUNTIME})`
 }
 
+// `npm test` runs the suite again under the other Node versions it keeps in tools/node-versions.
+const EXTRA_NODE = process.execPath.includes(join('tools', 'node-versions'))
+
+/**
+ * A describe()'s skip for what does not depend on the Node version (npm, tsc, esbuild, deno and
+ * the files they make): it runs once, under the Node that runs `npm test`.
+ */
+export function onceAcrossNodes(why: string): string | false {
+  const notNode = nodeOnly(why)
+  if (notNode !== false) return notNode
+  return EXTRA_NODE ? `${why}, the same on every Node, so it runs under the Node that runs npm test only` : false
+}
+
 /** The environment for a child: this Node first on PATH, so `node` and npm's scripts use it. */
 export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra }
@@ -213,7 +226,7 @@ export const IN_CI = (process.env.CI ?? '') !== '' && process.env.CI !== 'false'
  * always in CI, where an unreachable registry must fail, not hide), else why not.
  */
 export async function registrySkip(): Promise<string | false> {
-  const notNode = nodeOnly('it installs from the npm registry with npm')
+  const notNode = onceAcrossNodes('it installs from the npm registry with npm')
   if (notNode !== false || IN_CI) return notNode
   const probe = await run(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['view', 'hono@4.6', 'version'], {
     cwd: tmpdir(),
