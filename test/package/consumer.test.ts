@@ -109,6 +109,16 @@ describe('a consumer project on hono 4.6, from the packed tarball', { skip }, ()
     console.log(`install size: ${(sizeOf(join(bare, 'node_modules')) / 1024).toFixed(1)} KB in node_modules`)
   })
 
+  it('runs the certgate CLI’s inspect without the optional packages', BOUNDED, async () => {
+    writeFileSync(join(bare, 'client.pem'), allowed.pem)
+    const out = await mustRun(join(bare, 'node_modules', '.bin', 'certgate'), ['inspect', 'client.pem'], {
+      cwd: bare,
+      env: childEnv(),
+      timeoutMs: 30_000,
+    })
+    assert.match(out, new RegExp(allowed.thumbprint))
+  })
+
   it('is a CommonJS project, as `npm init -y` makes it', () => {
     assert.equal(readJson<{ type?: string }>(join(app, 'package.json')).type ?? 'commonjs', 'commonjs')
   })
