@@ -1046,10 +1046,21 @@ interface HeaderInput {
   app: AppName
   request: Request
   expect: string | undefined
+  /** Whether the elements agree with their certificates, when the header parses. */
+  agreement: ReturnType<typeof elementAgreement> | null
 }
 
 function headerInput(c: HeaderCase): HeaderInput {
-  return { kind: c.kind, app: c.app, request: requestWith(c.lines), expect: c.expect }
+  const request = requestWith(c.lines)
+  // Worked out here, untimed: the oracle reads every certificate, which is not the library's cost.
+  const combined = request.headers.get(HEADER)
+  let agreement: HeaderInput['agreement'] = null
+  try {
+    if (combined !== null) agreement = elementAgreement(combined, parseXfcc(combined))
+  } catch (error) {
+    if (!(error instanceof CertgateError)) throw error
+  }
+  return { kind: c.kind, app: c.app, request, expect: c.expect, agreement }
 }
 
 /**
@@ -1078,7 +1089,7 @@ async function checkHeaderCase(ctx: FuzzContext, c: HeaderInput, fresh: boolean)
     }
     if (elements !== null) {
       const rightmost = elements[elements.length - 1]!
-      const agreement = elementAgreement(combined, elements)
+      const agreement = c.agreement
       // An element whose URI/DNS values are not its certificate's SANs refuses the whole header.
       if (agreement === 'inconsistent') expect('ERR_HEADER_INCONSISTENT')
       // A real allowed element on the right must get in, whatever agreeing elements stand left.
@@ -1089,7 +1100,10 @@ async function checkHeaderCase(ctx: FuzzContext, c: HeaderInput, fresh: boolean)
         if (agreement !== 'consistent') fail('200 for a header whose elements disagree with their certificates')
         // And only the rightmost element's certificate may: a client's own element never does.
         const thumbprint = answer.body.thumbprint
-        if (typeof thumbprint !== 'string' || !ctx.allowedThumbprints.has(thumbprint)) {
+        if (typeof thumbprint !== 'string') fail('200 without a thumbprint')
+        // A Hash pins the element to a certificate made here. Without one, a mutation inside the
+        // signature leaves a certificate no check without trust can tell apart: an allowed CN.
+        if (rightmost.hash !== undefined && !ctx.allowedThumbprints.has(thumbprint)) {
           fail('200 for an unknown certificate')
         }
         const leaf = rightmost.cert ?? rightmost.chain
@@ -1528,7 +1542,8 @@ function assertFieldsShape(f: ReturnType<typeof readCertificateFields>): void {
   for (const key of ['serialNumber', 'subject', 'issuer'] as const) {
     if (typeof f[key] !== 'string') fail(`${key} not a string`)
   }
-  if (!/^[0-9A-F]+$/.test(f.serialNumber)) fail('serialNumber not uppercase hex')
+  // A negative serial reads as `-` and its magnitude; two's complement is never shown.
+  if (!/^-?[0-9A-F]+$/.test(f.serialNumber)) fail('serialNumber not uppercase hex')
   if (f.commonName !== null && typeof f.commonName !== 'string') fail('commonName')
   if (!isValidDate(f.notBefore) || !isValidDate(f.notAfter)) fail('an invalid Date')
   for (const key of ['dnsNames', 'uris', 'emails', 'ips'] as const) {
