@@ -22,7 +22,6 @@ import {
   runProgram,
   usageError,
 } from './io.ts'
-import { pkiCommand } from './pki.ts'
 import { xfccCommand } from './xfcc.ts'
 
 const USAGE = [
@@ -99,8 +98,12 @@ async function run(argv: string[], io: CliIo): Promise<CommandResult | 'version'
       return inspectCommand(rest, io)
     case 'xfcc':
       return xfccCommand(rest, io)
-    case 'pki':
+    case 'pki': {
+      // Loaded only here: pki is the one command that needs the test kit, and with it the
+      // optional @peculiar/x509, which a bare install of certgate does not have.
+      const { pkiCommand } = await import('./pki.ts')
       return pkiCommand(rest, io)
+    }
     default:
       if (command.startsWith('-')) throw usageError(`Unknown option '${command}'`)
       throw usageError(`unknown command '${command}'`)
