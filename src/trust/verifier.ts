@@ -18,7 +18,7 @@ import { type Edge, EdgeSignatures, edgesOf, type PathSignatures } from './edge-
 import { checkPath, checkPinnedLeaf } from './path-checks.ts'
 import { anchorMayOmitAki, profileOptions, type ProfileOptions, type Purpose } from './profile.ts'
 import type { FetchCrlsOptions } from './crl-fetcher.ts'
-import { RevocationChecker, type RevocationLink } from './revocation.ts'
+import { RevocationChecker, type RevocationLink, refusalRetryAt } from './revocation.ts'
 import { type PathCert, requestCert, TrustStore } from './store.ts'
 import { CertgateError, isCertgateError } from '../errors.ts'
 import { parseCertificate } from '../x509/fields.ts'
@@ -86,7 +86,10 @@ export interface TrustVerdict {
   path: string[]
 }
 
-/** Validates client certificates against configured roots. */
+/**
+ * Validates client certificates against configured roots: made by {@link createTrustVerifier},
+ * given to a verifier as its `trust` option (one may serve several).
+ */
 export interface TrustVerifier {
   /**
    * Validates leaf → root. Throws CertgateError: ERR_CERT_UNTRUSTED, ERR_CHAIN_INVALID,
@@ -107,6 +110,15 @@ export interface TrustVerifier {
    * `purpose`, an accepted key. Throws CertgateError (ERR_CERT_USAGE, ERR_CERT_KEY_REFUSED…).
    */
   checkPinnedLeaf(der: Uint8Array): Promise<void>
+  /** What the leaf must be meant for (`trust.purpose`): the certificate-use policy applies it too. */
+  readonly purpose: Purpose
+  /** Whether a leaf's extendedKeyUsage must list the purpose (`trust.requireClientAuthEku`). */
+  readonly requireClientAuthEku: boolean
+  /**
+   * Epoch ms until which a refusal `verify` threw holds: one that rests on a CRL fetch, until
+   * the next fetch; any other, Infinity. A verdict cache keeps a refusal no longer than this.
+   */
+  refusalRetryAt(error: CertgateError): number
 }
 
 const DEFAULT_MAX_DEPTH = 5
@@ -178,14 +190,17 @@ export function createMeteredTrustVerifier(
     profile,
     allowNonCriticalNameConstraints,
   }
-  return {
+  return Object.freeze({
     verify: (leaf, chain, nowMs, toleranceMs) =>
       verifyPath(verifier, leaf, chain, nowMs, toleranceMs),
     isSelfSigned: (der) => isSelfSigned(verifier, der),
     checkPinnedLeaf: async (der) => {
       checkPinnedLeaf(parseCertificate(der), { ...profile, ed25519: await ed25519Supported() })
     },
-  }
+    purpose: profile.purpose,
+    requireClientAuthEku: profile.requireClientAuthEku,
+    refusalRetryAt,
+  } satisfies TrustVerifier)
 }
 
 /**
