@@ -90,7 +90,7 @@ export async function runMicro(options: { smoke: boolean }): Promise<MicroResult
     )
     const trusted = createClientCertVerifier({
       allow: { commonNames: [BENCH_CN] },
-      trust: { roots: [pki.root.pem] },
+      trust: createTrustVerifier({ roots: [pki.root.pem] }),
       cache: false,
     })
     const trustedHeaders = leaves.map((leaf) => xfccHeader(leaf))

@@ -17,6 +17,7 @@ import { basename, dirname, join } from 'node:path'
 import process from 'node:process'
 import {
   createClientCertVerifier,
+  createTrustVerifier,
   decodeCertificates,
   formatXfcc,
   readClientCertificate,
@@ -129,12 +130,12 @@ async function runCase(c: LimboCase): Promise<{ actual: Result; code: string | n
       cache: false,
       now: () => nowMs,
       maxChainLength: 32,
-      trust: {
+      trust: createTrustVerifier({
         roots: c.trusted_certs,
         crls: c.crls,
         purpose: purposeOf(c),
         ...(c.max_chain_depth === null ? {} : { maxDepth: c.max_chain_depth + 1 }),
-      },
+      }),
     })
   } catch (error) {
     // A configuration certgate refuses outright (a trusted cert it will not anchor on) refuses.

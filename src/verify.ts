@@ -47,7 +47,7 @@ export type ClientCertVerifier = (request: Request, context?: VerifyContext) => 
  */
 export function createClientCertVerifier(options: ClientCertOptions): ClientCertVerifier {
   const compiled = compileOptions(options)
-  const caches = compiled.cache === null ? null : createVerdictCaches(compiled.cache)
+  const caches = compiled.cache === null ? null : createVerdictCaches(compiled.cache, compiled.trust)
   return function verifyRequest(request: Request, context: VerifyContext = {}): Promise<VerifyResult> {
     let read: SourceRead
     try {

@@ -12,7 +12,7 @@ import { Buffer } from 'node:buffer'
 import { withClientCert } from '../src/adapters/fetch.ts'
 import { createTestCertificate, createTestPki, type TestPki, xfccHeader } from '../src/testing/index.ts'
 import type { TestCertificate } from '../src/testing/index.ts'
-import { createTrustVerifier, type TrustOptions } from '../src/trust/verifier.ts'
+import { createTrustVerifier } from '../src/trust/verifier.ts'
 import { freePort, listen, type Loopback } from './support/loopback.ts'
 import { createRawLeaf, createTestCrl, type TestCrl } from './support/pki.ts'
 
@@ -43,11 +43,11 @@ interface Gate {
 }
 
 function gate(pki: TestPki, now: () => number, cache: boolean): Gate {
-  const trust: TrustOptions = {
+  const trust = createTrustVerifier({
     roots: [pki.root.pem],
     intermediates: [pki.intermediate.pem],
     fetchCrls: { onFailure: 'refuse', timeoutMs: 1000 },
-  }
+  })
   const handler = withClientCert(() => new Response('ok'), {
     allow: 'any-valid',
     trust,

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { Hono } from 'hono'
 import { clientCert, type ClientCertEnv, type ClientCertMiddlewareOptions } from '../src/adapters/hono.ts'
 import { createTestCertificate, createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing/index.ts'
+import { createTrustVerifier } from '../src/trust/verifier.ts'
 import { createTestCrl } from './support/pki.ts'
 
 const CN = 'api-client.contoso.com'
@@ -32,7 +33,7 @@ describe('clientCert with trust', () => {
   before(async () => {
     pki = await createTestPki()
     leaf = await pki.issue({ commonName: CN })
-    app = appWith({ allow: { commonNames: [CN] }, trust: { roots: [pki.root.pem] } })
+    app = appWith({ allow: { commonNames: [CN] }, trust: createTrustVerifier({ roots: [pki.root.pem] }) })
   })
 
   it('accepts a leaf issued through an intermediate carried in Chain', async () => {
@@ -46,7 +47,7 @@ describe('clientCert with trust', () => {
   it('accepts it without Chain when the intermediate is configured', async () => {
     const configured = appWith({
       allow: { commonNames: [CN] },
-      trust: { roots: [pki.root.pem], intermediates: [pki.intermediate.der] },
+      trust: createTrustVerifier({ roots: [pki.root.pem], intermediates: [pki.intermediate.der] }),
     })
     assert.equal(await status(configured, xfccHeader(leaf, { chain: false })), `200 ${CN}`)
   })
@@ -83,7 +84,10 @@ describe('clientCert with trust', () => {
   it('refuses a revoked serial: ERR_CERT_REVOKED', async () => {
     const revoked = await pki.issue({ commonName: CN })
     const crl = await createTestCrl({ issuer: pki.intermediate, revoked: [revoked] })
-    const checked = appWith({ allow: { commonNames: [CN] }, trust: { roots: [pki.root.pem], crls: [crl.pem] } })
+    const checked = appWith({
+      allow: { commonNames: [CN] },
+      trust: createTrustVerifier({ roots: [pki.root.pem], crls: [crl.pem] }),
+    })
     assert.equal(await status(checked, xfccHeader(revoked)), '403 ERR_CERT_REVOKED')
     assert.equal(await status(checked, xfccHeader(leaf)), `200 ${CN}`)
   })
@@ -94,11 +98,14 @@ describe('clientCert with trust', () => {
       thisUpdate: new Date(Date.now() - 3 * DAY),
       nextUpdate: new Date(Date.now() - DAY),
     })
-    const strict = appWith({ allow: { commonNames: [CN] }, trust: { roots: [pki.root.pem], crls: [stale.pem] } })
+    const strict = appWith({
+      allow: { commonNames: [CN] },
+      trust: createTrustVerifier({ roots: [pki.root.pem], crls: [stale.pem] }),
+    })
     assert.equal(await status(strict, xfccHeader(leaf)), '403 ERR_CRL_INVALID')
     const lenient = appWith({
       allow: { commonNames: [CN] },
-      trust: { roots: [pki.root.pem], crls: [stale.pem], staleCrl: 'ignore' },
+      trust: createTrustVerifier({ roots: [pki.root.pem], crls: [stale.pem], staleCrl: 'ignore' }),
     })
     assert.equal(await status(lenient, xfccHeader(leaf)), `200 ${CN}`)
   })
@@ -108,19 +115,19 @@ describe('clientCert with trust', () => {
     assert.equal(await status(app, xfccHeader(selfSigned)), '403 ERR_CERT_UNTRUSTED')
     const pinned = appWith({
       allow: { thumbprints: [selfSigned.thumbprint] },
-      trust: { roots: [pki.root.pem] },
+      trust: createTrustVerifier({ roots: [pki.root.pem] }),
     })
     assert.equal(await status(pinned, xfccHeader(selfSigned)), `200 ${CN}`)
     const pinnedButForeign = appWith({
       allow: { thumbprints: [(await createTestPki()).root.thumbprint, leaf.thumbprint] },
-      trust: { roots: [pki.root.pem] },
+      trust: createTrustVerifier({ roots: [pki.root.pem] }),
     })
     const rogueLeaf = await (await createTestPki()).issue({ commonName: CN })
     assert.equal(await status(pinnedButForeign, xfccHeader(rogueLeaf)), '403 ERR_CERT_NOT_ALLOWED')
   })
 
   it('a verdict proven with a Chain is not reused for the same leaf without one, nor the reverse', async () => {
-    const cached = appWith({ allow: { commonNames: [CN] }, trust: { roots: [pki.root.pem] } })
+    const cached = appWith({ allow: { commonNames: [CN] }, trust: createTrustVerifier({ roots: [pki.root.pem] }) })
     assert.equal(await status(cached, xfccHeader(leaf, { chain: false })), '403 ERR_CERT_UNTRUSTED')
     assert.equal(await status(cached, xfccHeader(leaf, { chain: [leaf, pki.intermediate] })), `200 ${CN}`)
     assert.equal(await status(cached, xfccHeader(leaf, { chain: false })), '403 ERR_CERT_UNTRUSTED')
@@ -129,13 +136,13 @@ describe('clientCert with trust', () => {
   it('the allowlist still applies to a trusted certificate', async () => {
     const other = await pki.issue({ commonName: 'someone-else' })
     assert.equal(await status(app, xfccHeader(other)), '403 ERR_CERT_NOT_ALLOWED')
-    const any = appWith({ allow: 'any-valid', trust: { roots: [pki.root.pem] } })
+    const any = appWith({ allow: 'any-valid', trust: createTrustVerifier({ roots: [pki.root.pem] }) })
     assert.equal(await status(any, xfccHeader(other)), '200 someone-else')
   })
 
   it('refuses bad trust options at startup', () => {
-    assert.throws(() => clientCert({ allow: 'any-valid', trust: { roots: [] } }), TypeError)
-    assert.throws(() => clientCert({ allow: 'any-valid', trust: { roots: ['not a pem'] } }), TypeError)
-    assert.throws(() => clientCert({ allow: 'any-valid', trust: { roots: [leaf.pem] } }), TypeError)
+    assert.throws(() => clientCert({ allow: 'any-valid', trust: createTrustVerifier({ roots: [] }) }), TypeError)
+    assert.throws(() => clientCert({ allow: 'any-valid', trust: createTrustVerifier({ roots: ['not a pem'] }) }), TypeError)
+    assert.throws(() => clientCert({ allow: 'any-valid', trust: createTrustVerifier({ roots: [leaf.pem] }) }), TypeError)
   })
 })

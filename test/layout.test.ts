@@ -81,6 +81,18 @@ describe('layout', () => {
     assert.deepEqual(wrong, [])
   })
 
+  it('the pipeline imports the trust engine for its types only: only createTrustVerifier bundles it', () => {
+    const reached = new Set<string>()
+    const visit = (file: string): void => {
+      if (reached.has(file)) return
+      reached.add(file)
+      for (const { target, typeOnly } of importsOf(file)) if (!typeOnly) visit(target)
+    }
+    for (const entry of ['verify.ts', 'adapters/fetch.ts', 'adapters/hono.ts']) visit(entry)
+    assert.ok(reached.has('verify/options.ts'), [...reached].join(', '))
+    assert.deepEqual([...reached].filter((file) => layerOf(file) === 'trust'), [])
+  })
+
   it('the core uses Web APIs only: no node: imports, Buffer or process outside the entry points', () => {
     const runtimeSpecific = (file: string): boolean =>
       file === 'adapters/node.ts' ||

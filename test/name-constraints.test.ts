@@ -8,7 +8,7 @@
 import 'reflect-metadata'
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createClientCertVerifier, type TrustOptions } from '../src/index.ts'
+import { createClientCertVerifier, createTrustVerifier, type TrustOptions } from '../src/index.ts'
 import { createTestCertificate, type TestCertificate, xfccHeader } from '../src/testing/index.ts'
 import {
   type Constraints,
@@ -28,7 +28,7 @@ async function outcome(
   const verify = createClientCertVerifier({
     allow: 'any-valid',
     cache: false,
-    trust: { roots: [root.pem], ...trust },
+    trust: createTrustVerifier({ roots: [root.pem], ...trust }),
   })
   const request = new Request('http://localhost/', {
     headers: { 'x-forwarded-client-cert': xfccHeader(leaf) },
@@ -361,7 +361,7 @@ describe('names on the trust path', () => {
       () =>
         createClientCertVerifier({
           allow: 'any-valid',
-          trust: { roots: ['x'], allowNonCriticalNameConstraints: 'yes' as unknown as boolean },
+          trust: createTrustVerifier({ roots: ['x'], allowNonCriticalNameConstraints: 'yes' as unknown as boolean }),
         }),
       { name: 'TypeError', message: 'trust.allowNonCriticalNameConstraints must be a boolean.' }
     )

@@ -12,6 +12,7 @@ import { clientCert, type ClientCertEnv, type ClientCertMiddlewareOptions } from
 import { createServiceApp } from '../src/service/app.ts'
 import { parseServiceConfig } from '../src/service/config.ts'
 import { xfccSource } from '../src/sources/xfcc.ts'
+import { createTrustVerifier } from '../src/trust/verifier.ts'
 import { verifyClientCert } from '../src/verify.ts'
 import { createTestCertificate, createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing/index.ts'
 import { envoyHeaderFor, injectedElement, issueInjector } from './support/injection.ts'
@@ -50,7 +51,8 @@ describe('secure defaults', () => {
   describe('XFCC element injection through the client certificate', () => {
     /** The victim pinned and the chain validated: the strictest configuration there is. */
     function strictApp(extra: Partial<ClientCertMiddlewareOptions> = {}): Hono<ClientCertEnv> {
-      return appWith({ allow: { thumbprints: [victim.thumbprint] }, trust: { roots: [pki.root.pem] }, ...extra })
+      const trust = createTrustVerifier({ roots: [pki.root.pem] })
+      return appWith({ allow: { thumbprints: [victim.thumbprint] }, trust, ...extra })
     }
 
     it('the header Envoy writes for the victim itself is admitted', async () => {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { withClientCert } from '../src/adapters/fetch.ts'
 import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../src/testing/index.ts'
 import { type SignatureMeter, signatureUnits } from '../src/trust/budget.ts'
-import { createMeteredTrustVerifier, type TrustOptions } from '../src/trust/verifier.ts'
+import { createMeteredTrustVerifier, createTrustVerifier, type TrustOptions } from '../src/trust/verifier.ts'
 import { SignerKey } from '../src/x509/signature.ts'
 import {
   hostileChain,
@@ -50,7 +50,7 @@ function sent(chain: TestChain): Uint8Array[] {
 async function problem(options: TrustOptions, leaf: TestCertificate, chain: TestCertificate[]): Promise<[number, unknown]> {
   const handler = withClientCert(() => new Response('ok'), {
     allow: 'any-valid',
-    trust: options,
+    trust: createTrustVerifier(options),
     maxHeaderBytes: 64 * 1024,
   })
   const header = xfccHeader(leaf, { chain: [leaf, ...chain] })

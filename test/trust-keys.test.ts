@@ -113,7 +113,7 @@ describe('trust keys: RSA bounds on every certificate', () => {
     const self = await buildCert({ subject: 'CN=pinned', keyType: 'RSA-1024', aki: 'none' })
     const verifier = createClientCertVerifier({
       allow: { thumbprints: [await thumbprintOf(self)] },
-      trust: { roots: [root.pem] },
+      trust: createTrustVerifier({ roots: [root.pem] }),
       cache: false,
     })
     const result = await verifier(await requestWith(self))

@@ -90,7 +90,7 @@ describe('trust profile: purpose', () => {
     const below = await buildCert({ subject: 'CN=server', issuer: clientIca, extendedKeyUsages: [SERVER_AUTH] })
     await refused(verify(options, below, [clientIca]), 'ERR_CHAIN_INVALID')
     // The request pipeline's certificate-use rule follows the same purpose.
-    const trust = { roots: [root.pem], purpose: 'serverAuth' as const }
+    const trust = createTrustVerifier({ roots: [root.pem], purpose: 'serverAuth' })
     assert.equal(await answer({ allow: 'any-valid', trust }, server), 'ok')
     assert.equal(await answer({ allow: 'any-valid', trust }, client), '403 ERR_CERT_USAGE')
     assert.throws(() => createTrustVerifier({ roots: [root.pem], purpose: 'any' } as unknown as TrustOptions), /trust\.purpose/)
@@ -215,7 +215,11 @@ describe('trust profile: validity in whole seconds', () => {
     await refused(verify({ roots: [root.pem] }, leaf, [ica], T + 1000), 'ERR_CERT_EXPIRED')
 
     const own = await buildCert({ subject: 'CN=client', issuer: root, notBefore: new Date(T - 86_400_000), notAfter: new Date(T) })
-    const at = (ms: number): ClientCertOptions => ({ allow: 'any-valid', trust: { roots: [root.pem] }, now: () => ms })
+    const at = (ms: number): ClientCertOptions => ({
+      allow: 'any-valid',
+      trust: createTrustVerifier({ roots: [root.pem] }),
+      now: () => ms,
+    })
     assert.equal(await answer(at(T + 999), own), 'ok')
     assert.equal(await answer(at(T + 1000), own), '403 ERR_CERT_EXPIRED')
   })
@@ -237,7 +241,8 @@ describe('trust profile: a pinned self-signed leaf meets the leaf rules', () => 
   })
 
   async function pinned(self: ProfileCert, extra: Partial<ClientCertOptions> = {}): Promise<string> {
-    return answer({ allow: { thumbprints: [await thumbprintOf(self)] }, trust: { roots: [root.pem] }, ...extra }, self)
+    const trust = createTrustVerifier({ roots: [root.pem] })
+    return answer({ allow: { thumbprints: [await thumbprintOf(self)] }, trust, ...extra }, self)
   }
 
   it('pinned, self-signed, CA:TRUE, with trust → 403 ERR_CERT_USAGE', async () => {
@@ -254,6 +259,7 @@ describe('trust profile: a pinned self-signed leaf meets the leaf rules', () => 
   it('pinned, self-signed, a plain client certificate → ok; not pinned → ERR_CERT_UNTRUSTED', async () => {
     const self = await buildCert({ subject: 'CN=self client', aki: 'none' })
     assert.equal(await pinned(self), 'ok')
-    assert.equal(await answer({ allow: 'any-valid', trust: { roots: [root.pem] } }, self), '403 ERR_CERT_UNTRUSTED')
+    const trust = createTrustVerifier({ roots: [root.pem] })
+    assert.equal(await answer({ allow: 'any-valid', trust }, self), '403 ERR_CERT_UNTRUSTED')
   })
 })

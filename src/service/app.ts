@@ -12,7 +12,7 @@ import type { Context, ErrorHandler, Handler, MiddlewareHandler, NotFoundHandler
 import type { GetConnInfo } from 'hono/conninfo'
 import { HTTPException } from 'hono/http-exception'
 import { clientCert } from '../adapters/hono.ts'
-import { CertgateError, isCertgateError, problemResponse, sourceByName } from '../index.ts'
+import { CertgateError, createTrustVerifier, isCertgateError, problemResponse, sourceByName } from '../index.ts'
 import type { ServiceConfig } from './config.ts'
 import { daprInvokeUrl, getJson, type OutboundOptions } from './outbound.ts'
 import { traceHeaders } from './trace-context.ts'
@@ -60,7 +60,8 @@ export function createServiceApp(config: ServiceConfig, deps: ServiceDeps = {}):
       },
       mode: config.clientCertMode,
       source: sourceByName(config.clientCertSource),
-      trust: config.trust ?? undefined,
+      // Built here, once per app: the CA bundle was checked when the configuration was parsed.
+      trust: config.trust === null ? undefined : createTrustVerifier(config.trust),
       trustedProxies: config.trustedProxies ?? undefined,
       getConnInfo: deps.getConnInfo,
     })

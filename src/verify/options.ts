@@ -8,7 +8,8 @@ import type { Purpose } from '../x509/purpose.ts'
 import { type AllowList, type CompiledAllowList, compileAllowList } from '../policy.ts'
 import { createProxyCheck, type ProxyCheck } from '../proxy/check.ts'
 import { type CertificateSource, type XfccElementChoice, xfccSource } from '../sources/index.ts'
-import { createTrustVerifier, type TrustOptions, type TrustVerifier } from '../trust/verifier.ts'
+// Types only: the chain-validation engine is bundled only by apps that call createTrustVerifier.
+import type { TrustVerifier } from '../trust/verifier.ts'
 
 /** ACA's `clientCertificateMode` values that reach the app. */
 export type ClientCertMode = 'require' | 'accept'
@@ -81,11 +82,12 @@ export interface ClientCertOptions {
    */
   cache?: CacheOptions | false
   /**
-   * Validate the chain to your CAs: roots, optional intermediates, CRLs. Without it certgate
-   * checks allowlists only — and ACA admits any certificate a client holds the key for,
+   * Validate the chain to your CAs: `createTrustVerifier({ roots, intermediates?, crls?, … })`.
+   * A separate call so that the engine is bundled only by apps that validate chains. Without it
+   * certgate checks allowlists only — and ACA admits any certificate a client holds the key for,
    * self-signed included. With it, a self-signed leaf passes only when its thumbprint is pinned.
    */
-  trust?: TrustOptions
+  trust?: TrustVerifier
 }
 
 /** Bounds for the verifier's caches. */
@@ -161,10 +163,10 @@ export function compileOptions(options: ClientCertOptions): CompiledOptions {
     now,
     cache: cacheLimits,
     cacheTtlMs: (cacheLimits?.ttlSeconds ?? 0) * 1000,
-    trust: trust === undefined ? null : createTrustVerifier(trust),
+    trust: trust === undefined ? null : assertTrustVerifier(trust),
     certificateUse: allowAnyCertificateUse
       ? null
-      : { requireClientAuthEku: trust?.requireClientAuthEku !== false, purpose: trust?.purpose ?? 'clientAuth' },
+      : { requireClientAuthEku: trust?.requireClientAuthEku ?? true, purpose: trust?.purpose ?? 'clientAuth' },
   }
 }
 
@@ -200,6 +202,28 @@ function compileCacheOptions(cache: CacheOptions): Required<CacheOptions> {
     throw new TypeError('cache.ttlSeconds must be a positive number.')
   }
   return { maxEntries, maxBytes, ttlSeconds }
+}
+
+/**
+ * `trust` as createTrustVerifier made it. Plain TrustOptions (what `trust` took in 0.1.0) are
+ * refused with what to write instead, rather than compiled here, which would bundle the engine
+ * into every app.
+ */
+function assertTrustVerifier(trust: TrustVerifier): TrustVerifier {
+  const candidate = trust as Partial<Record<keyof TrustVerifier, unknown>> | null
+  const methods = ['verify', 'isSelfSigned', 'checkPinnedLeaf', 'refusalRetryAt'] as const
+  const complete =
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    methods.every((name) => typeof candidate[name] === 'function') &&
+    typeof candidate.purpose === 'string' &&
+    typeof candidate.requireClientAuthEku === 'boolean'
+  if (!complete) {
+    throw new TypeError(
+      'trust must be made by createTrustVerifier(options), e.g. trust: createTrustVerifier({ roots: [caPem] })'
+    )
+  }
+  return trust
 }
 
 function assertPositiveInteger(name: string, value: number): void {

@@ -8,7 +8,7 @@
  */
 import { BoundedCache, TextMemo } from '../cache.ts'
 import { CertgateError } from '../errors.ts'
-import { refusalRetryAt } from '../trust/revocation.ts'
+import type { TrustVerifier } from '../trust/verifier.ts'
 import type { ClientCertificate } from '../x509/certificate.ts'
 import type { CacheOptions } from './options.ts'
 
@@ -37,6 +37,8 @@ export interface VerdictCaches {
   readonly identities: TextMemo<Identity | CertgateError>
   /** Certificate SHA-256 (and chain's) → verdict or refusal. */
   readonly verdicts: BoundedCache<Verdict | CertgateError>
+  /** Until when a refused verdict holds: the trust verifier's answer, else for good (Infinity). */
+  readonly refusalRetryAt: (error: CertgateError) => number
 }
 
 /** When a lookup happens, and when what it stores expires at the latest (the TTL). */
@@ -45,12 +47,16 @@ interface CacheClock {
   readonly ttlEnd: number
 }
 
-/** Empty caches within these limits. */
-export function createVerdictCaches(limits: Required<CacheOptions>): VerdictCaches {
+/** A refusal that holds until the TTL ends: every one but those resting on a CRL fetch. */
+const FINAL = (): number => Infinity
+
+/** Empty caches within these limits, for a verifier with or without `trust`. */
+export function createVerdictCaches(limits: Required<CacheOptions>, trust: TrustVerifier | null): VerdictCaches {
   return {
     // The header texts are the larger keys, so they get a quarter of the byte budget.
     identities: new TextMemo({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes / 4 }),
     verdicts: new BoundedCache({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes }),
+    refusalRetryAt: trust === null ? FINAL : (error) => trust.refusalRetryAt(error),
   }
 }
 
@@ -78,6 +84,8 @@ export function rememberIdentity(
   return remembered(caches?.identities, headerKey, compute, {
     clock,
     expiresAt: () => clock.ttlEnd,
+    // What a header text identifies, or why it identifies nothing, never changes.
+    refusalRetryAt: FINAL,
     bytes: (identity) => identity.chain.reduce((n, c) => n + c.length, identity.der.length),
   })
 }
@@ -91,6 +99,7 @@ export function rememberVerdict(
 ): Promise<Verdict> {
   return remembered(caches?.verdicts, verdictKey, compute, {
     clock,
+    refusalRetryAt: caches?.refusalRetryAt ?? FINAL,
     // Never past the certificate's own end of validity.
     expiresAt: (verdict) => Math.min(clock.ttlEnd, verdict.validUntil + 1),
     // A rough upper bound: the DER, its field strings, and object overhead.
@@ -101,6 +110,7 @@ export function rememberVerdict(
 interface Storing<V> {
   readonly clock: CacheClock
   readonly expiresAt: (value: V) => number
+  readonly refusalRetryAt: (error: CertgateError) => number
   readonly bytes: (value: V) => number
 }
 
@@ -124,7 +134,7 @@ async function remembered<V extends object>(
     value = await compute()
   } catch (error) {
     if (cache !== undefined && error instanceof CertgateError) {
-      const until = Math.min(how.clock.ttlEnd, refusalRetryAt(error))
+      const until = Math.min(how.clock.ttlEnd, how.refusalRetryAt(error))
       // A CertgateError holds its stack too: a few KiB, not a few bytes.
       if (until > how.clock.nowMs) cache.set(key, error, until, key.length + 4096)
     }
