@@ -1,9 +1,10 @@
 /**
  * `npm run size`: bundles a Cloudflare Worker that uses only `withClientCert` from the built
  * package, as Wrangler would (esbuild, ESM, the workerd/worker/browser conditions), minified;
- * prints its size, the largest inputs and the share of the chain-validation engine (dist/trust/
- * and what only it imports), and fails over 64 KiB or when the bundle pulls in a peer (hono,
- * @peculiar/x509, reflect-metadata), which a Worker without Hono must never carry.
+ * prints its size and largest inputs, and fails over 64 KiB, when it carries any of the
+ * chain-validation engine (dist/trust/, linked only by apps that call createTrustVerifier), or
+ * when it pulls in a peer (hono, @peculiar/x509, reflect-metadata), which a Worker without Hono
+ * must never carry. Then prints the size of the same Worker validating chains: what `trust` costs.
  *
  * Usage: npm run size [-- <package dir>]   (default: this repository, after `npm run build`)
  * @module
@@ -12,7 +13,7 @@ import { existsSync, mkdtempSync, mkdirSync, rmSync, symlinkSync } from 'node:fs
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { build, type Metafile } from 'esbuild'
+import { build } from 'esbuild'
 
 const LIMIT_BYTES = 64 * 1024
 const FOREIGN = /node_modules\/(hono|@hono|@peculiar|reflect-metadata)\//
@@ -28,12 +29,33 @@ export default {
 }
 `
 
+// The same Worker validating chains to a CA it is given as a binding, built on first request.
+const TRUST_WORKER = `
+import { createTrustVerifier, withClientCert } from 'certgate'
+let handler
+export default {
+  fetch(request, env) {
+    handler ??= withClientCert((request, cert) => Response.json(cert), {
+      allow: { thumbprints: ['${'3F2A'.repeat(16)}'] },
+      trust: createTrustVerifier({ roots: [env.CA_PEM] }),
+    })
+    return handler(request)
+  },
+}
+`
+
 const WORKER_FILE = 'worker.js'
 
 const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`
 
-/** The Worker bundled against the package in `packageDir`, through a project that installs it. */
-async function bundleWorker(packageDir: string): Promise<{ code: Uint8Array; metafile: Metafile; root: string }> {
+interface Bundle {
+  readonly code: Uint8Array
+  /** Its inputs, by path from the package directory, largest first. */
+  readonly inputs: ReadonlyArray<{ readonly path: string; readonly bytes: number }>
+}
+
+/** A Worker's source bundled against the package in `packageDir`, through a project that installs it. */
+async function bundleWorker(packageDir: string, source: string): Promise<Bundle> {
   // The Worker's node_modules/certgate is the package, resolved by name through its exports map
   // and package.json, as an installed copy would be.
   const project = mkdtempSync(join(tmpdir(), 'certgate-worker-'))
@@ -41,7 +63,7 @@ async function bundleWorker(packageDir: string): Promise<{ code: Uint8Array; met
     mkdirSync(join(project, 'node_modules'))
     symlinkSync(packageDir, join(project, 'node_modules', 'certgate'), 'dir')
     const result = await build({
-      stdin: { contents: WORKER, resolveDir: project, sourcefile: WORKER_FILE },
+      stdin: { contents: source, resolveDir: project, sourcefile: WORKER_FILE },
       bundle: true,
       minify: true,
       format: 'esm',
@@ -52,24 +74,25 @@ async function bundleWorker(packageDir: string): Promise<{ code: Uint8Array; met
       metafile: true,
       logLevel: 'warning',
     })
-    // esbuild names inputs by their path from the working directory, the Worker's file included.
-    const root = relative(process.cwd(), join(project, WORKER_FILE))
-    return { code: result.outputFiles[0]!.contents, metafile: result.metafile, root }
+    const output = Object.values(result.metafile.outputs)[0]!
+    // esbuild names inputs by their path from the working directory.
+    const inputs = Object.entries(output.inputs)
+      .map(([path, { bytesInOutput }]) => ({ path: relative(packageDir, resolve(path)), bytes: bytesInOutput }))
+      .sort((a, b) => b.bytes - a.bytes)
+    return { code: result.outputFiles[0]!.contents, inputs }
   } finally {
     rmSync(project, { recursive: true, force: true })
   }
 }
 
-/** The inputs reachable from the Worker without passing through dist/trust/: the rest is trust's. */
-function reachableWithoutTrust(metafile: Metafile, root: string): Set<string> {
-  const seen = new Set<string>()
-  const visit = (path: string): void => {
-    if (seen.has(path) || TRUST.test(path)) return
-    seen.add(path)
-    for (const { path: next } of metafile.inputs[path]?.imports ?? []) visit(next)
-  }
-  visit(root)
-  return seen
+/** Bytes of the bundle that came from `pattern`'s files. */
+function bytesFrom(bundle: Bundle, pattern: RegExp): number {
+  return bundle.inputs.filter(({ path }) => pattern.test(path)).reduce((sum, { bytes }) => sum + bytes, 0)
+}
+
+/** The peers a bundle carries, by input path. */
+function peersIn(bundle: Bundle): string[] {
+  return bundle.inputs.filter(({ path }) => FOREIGN.test(path)).map(({ path }) => path)
 }
 
 async function main(): Promise<number> {
@@ -78,31 +101,29 @@ async function main(): Promise<number> {
     console.error(`${join(packageDir, 'dist')} is missing: run \`npm run build\` first.`)
     return 1
   }
-  const { code, metafile, root } = await bundleWorker(packageDir)
-  const inBundle = Object.entries(metafile.outputs[Object.keys(metafile.outputs)[0]!]!.inputs)
-  const core = reachableWithoutTrust(metafile, root)
-  const trustBytes = inBundle.filter(([path]) => !core.has(path)).reduce((sum, [, input]) => sum + input.bytesInOutput, 0)
-  const inputs = inBundle
-    .map(([path, { bytesInOutput }]) => ({ path: relative(packageDir, resolve(path)), bytes: bytesInOutput }))
-    .sort((a, b) => b.bytes - a.bytes)
-
+  const plain = await bundleWorker(packageDir, WORKER)
+  const size = plain.code.length
   console.log(
-    `Worker bundle (withClientCert only): ${kb(code.length)} minified (${code.length} bytes), ` +
-      `${kb(gzipSync(code).length)} gzipped; limit ${kb(LIMIT_BYTES)} minified`
+    `Worker bundle (withClientCert only): ${kb(size)} minified (${size} bytes), ` +
+      `${kb(gzipSync(plain.code).length)} gzipped; limit ${kb(LIMIT_BYTES)} minified`
   )
-  console.log(`of which the trust engine (dist/trust/ and what only it imports): ${kb(trustBytes)} (${trustBytes} bytes)`)
   console.log('largest inputs:')
-  for (const { path, bytes } of inputs.slice(0, 12)) console.log(`  ${kb(bytes).padStart(9)}  ${path}`)
-  const foreign = inputs.filter(({ path }) => FOREIGN.test(path))
-  if (foreign.length > 0) {
-    console.error(`FAIL: the bundle carries peers: ${foreign.map(({ path }) => path).join(', ')}`)
-    return 1
-  }
-  if (code.length > LIMIT_BYTES) {
-    console.error(`FAIL: ${code.length} bytes is over the ${LIMIT_BYTES}-byte limit`)
-    return 1
-  }
-  return 0
+  for (const { path, bytes } of plain.inputs.slice(0, 12)) console.log(`  ${kb(bytes).padStart(9)}  ${path}`)
+  const trusting = await bundleWorker(packageDir, TRUST_WORKER)
+  const withTrust = trusting.code.length
+  console.log(
+    `Worker bundle (withClientCert + createTrustVerifier): ${kb(withTrust)} minified (${withTrust} bytes), ` +
+      `${kb(gzipSync(trusting.code).length)} gzipped; chain validation adds ${kb(withTrust - size)} ` +
+      `(${withTrust - size} bytes, ${kb(bytesFrom(trusting, TRUST))} of it dist/trust/)`
+  )
+  const failures: string[] = []
+  const peers = [...new Set([...peersIn(plain), ...peersIn(trusting)])]
+  if (peers.length > 0) failures.push(`the bundle carries peers: ${peers.join(', ')}`)
+  const engine = bytesFrom(plain, TRUST)
+  if (engine > 0) failures.push(`a Worker without trust carries ${engine} bytes of dist/trust/`)
+  if (size > LIMIT_BYTES) failures.push(`${size} bytes is over the ${LIMIT_BYTES}-byte limit`)
+  for (const failure of failures) console.error(`FAIL: ${failure}`)
+  return failures.length > 0 ? 1 : 0
 }
 
 process.exitCode = await main()
