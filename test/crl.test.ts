@@ -106,7 +106,10 @@ describe('crl: configured CRLs', () => {
   it('a revoked leaf serial → ERR_CERT_REVOKED; other leaves pass, bounded by nextUpdate', async () => {
     const revoked = await pki.issue()
     const fine = await pki.issue()
-    const crl = await createTestCrl({ issuer: pki.intermediate, revoked: [revoked] })
+    // Twelve hours, inside the leaf's day: the CRL, not the leaf's notAfter, must bound the
+    // verdict (with equal offsets the earlier-made leaf won whenever a second ticked in between).
+    const nextUpdate = new Date(Date.now() + 12 * 60 * 60 * 1000)
+    const crl = await createTestCrl({ issuer: pki.intermediate, revoked: [revoked], nextUpdate })
     const verifier = createTrustVerifier({ ...base, crls: [crl.pem] })
     await refused(verifier.verify(revoked.der, [], Date.now(), 0), 'ERR_CERT_REVOKED')
     const result = await verifier.verify(fine.der, [], Date.now(), 1000)
