@@ -9,6 +9,11 @@ import { type CertgateError, problemResponse } from '../errors.ts'
 
 /** The default refusal response; logs a server fault. */
 export function defaultRefusal(error: CertgateError): Response {
-  if (error.status >= 500) console.error('certgate: refused with a server fault', error)
+  reportServerFault(error)
   return problemResponse(error)
+}
+
+/** Logs a refusal that is a server fault (5xx), with its cause; an ordinary refusal is not. */
+export function reportServerFault(error: CertgateError): void {
+  if (error.status >= 500) console.error('certgate: refused with a server fault', error)
 }

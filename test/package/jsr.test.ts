@@ -20,10 +20,15 @@ function sources(dir: string): string[] {
   })
 }
 
+// The Express and Fastify adapters type `req.clientCert` the only way those frameworks offer, by
+// augmenting their types, which JSR refuses: they are published on npm only (deno.json excludes
+// them, with the module they alone use).
+const NPM_ONLY = ['src/adapters/express.ts', 'src/adapters/fastify.ts', 'src/adapters/incoming.ts']
+
 describe('JSR', () => {
   it('has no ambient module augmentation or global declaration in the published sources', () => {
     const found = sources(join(ROOT, 'src'))
-      .filter((file) => !/^src\/(cli|service)\//.test(file))
+      .filter((file) => !/^src\/(cli|service)\//.test(file) && !NPM_ONLY.includes(file))
       .filter((file) => /^\s*declare\s+(module\s+['"]|global\b)/m.test(readFileSync(join(ROOT, file), 'utf8')))
     assert.deepEqual(found, [])
   })
@@ -46,6 +51,6 @@ describe('JSR', () => {
       files.filter((file) => !(['LICENSE', 'README.md', 'deno.json'].includes(file) || /^src\/.*\.ts$/.test(file))),
       []
     )
-    assert.deepEqual(files.filter((file) => /^src\/(cli|service)\//.test(file)), [])
+    assert.deepEqual(files.filter((file) => /^src\/(cli|service)\//.test(file) || NPM_ONLY.includes(file)), [])
   })
 })

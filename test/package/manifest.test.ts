@@ -37,10 +37,10 @@ interface PackageJson {
 }
 
 const pkg = readJson<PackageJson>(join(ROOT, 'package.json'))
-const PEERS = ['hono', '@hono/node-server', '@peculiar/x509', 'reflect-metadata']
+const PEERS = ['hono', '@hono/node-server', '@peculiar/x509', 'reflect-metadata', 'express', 'fastify']
 
 describe('package.json', () => {
-  it('installs nothing for the library: hono, the node server and @peculiar/x509 are optional peers', () => {
+  it('installs nothing for the library: hono, the node server, express, fastify and @peculiar/x509 are optional peers', () => {
     assert.equal(pkg.dependencies, undefined)
     assert.deepEqual(Object.keys(pkg.peerDependencies).sort(), [...PEERS].sort())
     for (const peer of PEERS) {

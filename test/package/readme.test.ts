@@ -95,6 +95,8 @@ const ANSWERS: Record<string, Expected> = {
     allowed: [403, 'ERR_CERT_NOT_ALLOWED'],
     none: [403, 'ERR_CERT_MISSING'],
   },
+  'Express quick start': { path: '/api/cert-info', allowed: [200, null], none: [403, 'ERR_CERT_MISSING'] },
+  'Fastify quick start': { path: '/api/cert-info', allowed: [200, null], none: [403, 'ERR_CERT_MISSING'] },
 }
 
 // Runs one compiled block: a default export with `fetch` (a Hono app, a Worker) gets the requests
