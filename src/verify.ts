@@ -32,6 +32,13 @@ export type VerifyResult =
 export interface VerifyContext {
   /** The peer's IP address, for `trustedProxies`. */
   remoteAddress?: string
+  /**
+   * The runtime's handle on the connection, for a source that reads the TLS session instead of
+   * headers (`peerCertificateSource()` from `certgate/node`): Node's request or its socket, or
+   * Hono's `c.env` on `@hono/node-server`. The adapters pass it; the core hands it to the source
+   * untouched and never looks inside.
+   */
+  connection?: unknown
 }
 
 /** A compiled verifier: one request in, one result out. Never throws, never rejects. */
@@ -53,7 +60,7 @@ export function createClientCertVerifier(options: ClientCertOptions): ClientCert
     try {
       // Whoever is not the proxy may not speak for a client certificate at all.
       compiled.proxy?.check(context.remoteAddress, request.headers)
-      const found = compiled.source.read(request.headers, compiled.limits)
+      const found = compiled.source.read(request.headers, compiled.limits, context.connection)
       if (found === null) {
         if (compiled.mode === 'accept') return Promise.resolve({ ok: true, certificate: null })
         throw new CertgateError('ERR_CERT_MISSING', 'A client certificate is required.')
@@ -153,6 +160,14 @@ async function authorized(
 /** Identifies what the proxy forwarded: the leaf's SHA-256, checked against a forwarded hash. */
 async function identify(forwarded: ForwardedCertificate, options: CompiledOptions): Promise<Identity> {
   const { leaf, chain } = forwarded
+  // Unvouched for and no chain validation configured: an allowlist of names alone would admit
+  // anyone who can mint a certificate with the right name.
+  if (forwarded.requiresTrust === true && options.trust === null) {
+    throw new CertgateError(
+      'ERR_CERT_UNTRUSTED',
+      'The client certificate was not verified by the TLS server, and no trust is configured to validate it.'
+    )
+  }
   const thumbprint = await digestHex('SHA-256', leaf)
   checkForwardedHash(thumbprint, forwarded.hash)
   const verdictKey =

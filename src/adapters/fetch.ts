@@ -47,7 +47,11 @@ export function withClientCert<Rest extends unknown[] = unknown[]>(
     throw new TypeError('trustedProxies needs a remoteAddress function.')
   }
   return async function clientCertHandler(request: Request, ...rest: Rest): Promise<Response> {
-    const result = await verify(request, { remoteAddress: remoteAddress?.(request, ...rest) })
+    const result = await verify(request, {
+      remoteAddress: remoteAddress?.(request, ...rest),
+      // What the runtime passes after the request: on certgate/node's serve, the Node request.
+      connection: rest[0],
+    })
     if (!result.ok) return onError ? onError(result.error, request) : defaultRefusal(result.error)
     return handler(request, result.certificate)
   }

@@ -77,7 +77,7 @@ export const clientCert = <M extends ClientCertMode = 'require'>(
   }
   return async function clientCert(c, next) {
     const remoteAddress = getConnInfo === undefined ? undefined : remoteAddressOf(getConnInfo, c)
-    const result = await verify(c.req.raw, { remoteAddress })
+    const result = await verify(c.req.raw, { remoteAddress, connection: c.env })
     if (!result.ok) {
       const res = onError ? await onError(result.error, c) : defaultRefusal(result.error)
       // HTTPException answers with its own status, so it must carry the response's.

@@ -8,8 +8,11 @@
  * @module
  */
 import type { IncomingMessage, Server } from 'node:http'
+import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { createAdaptorServer, type Http2Bindings, type HttpBindings } from '@hono/node-server'
+
+export { peerCertificateSource } from './node-tls.ts'
 
 /** Anything with a Web `fetch` handler: a Hono app, or `{ fetch }`. */
 export interface FetchApp {
@@ -39,6 +42,12 @@ export interface ServeOptions {
   keepAliveTimeoutMs?: number
   /** Open connections at most; one more is closed as it arrives, unanswered. */
   maxConnections?: number
+  /**
+   * Serve https with these options, as `https.createServer` takes them (`key`, `cert`, `ca`,
+   * `requestCert`, `rejectUnauthorized`…). With `requestCert: true`, `peerCertificateSource()`
+   * reads the client certificate from the connection.
+   */
+  tls?: HttpsServerOptions
 }
 
 /** Where the server listens. */
@@ -123,7 +132,7 @@ export function serve(app: FetchApp, options: ServeOptions = {}): ServeHandle {
     throw new RangeError('shutdownTimeoutMs must be a non-negative number.')
   }
 
-  const server = createServer(app, hostname, connectionLimits(options))
+  const server = createServer(app, hostname, connectionLimits(options), options.tls)
   const openSockets = trackSockets(server)
   let closing: Promise<void> | null = null
 
@@ -202,12 +211,20 @@ function connectionLimits(options: ServeOptions): ConnectionLimits {
 }
 
 /** The Node server for `app`, with the connection limits. */
-function createServer(app: FetchApp, hostname: string | undefined, limits: ConnectionLimits): Server {
+function createServer(
+  app: FetchApp,
+  hostname: string | undefined,
+  limits: ConnectionLimits,
+  tls: HttpsServerOptions | undefined
+): Server {
   // Without `createServer` the adaptor builds a plain `http.Server`; its type also allows http2.
+  // An `https.Server` is an `http.Server` with TLS underneath: the same limits and shutdown apply.
   const server = createAdaptorServer({
     fetch: closingAfterRefusal(app),
     hostname,
+    ...(tls === undefined ? {} : { createServer: createHttpsServer }),
     serverOptions: {
+      ...tls,
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
       // Node checks both timeouts only this often (30 s by default), which would stretch them.

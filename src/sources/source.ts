@@ -15,6 +15,11 @@ export interface ForwardedCertificate {
   chain: Uint8Array[]
   /** A forwarded SHA-256 of the leaf, uppercase hex, for the verifier to check against the DER. */
   hash?: string
+  /**
+   * True when nothing vouched for the certificate on its way in (a TLS server that did not verify
+   * it against its CAs): only the verifier's own `trust` may then admit it, else ERR_CERT_UNTRUSTED.
+   */
+  requiresTrust?: boolean
 }
 
 /** Per-verifier bounds every source enforces on what it reads. */
@@ -43,9 +48,11 @@ export interface CertificateSource {
   readonly name: string
   /**
    * Sync and cheap (header lookups only). Returns null for "no certificate presented"; throws
-   * CertgateError for a proxy verdict of failure or an oversized header.
+   * CertgateError for a proxy verdict of failure or an oversized header. `connection` is the
+   * adapter's opaque handle on the connection (see `VerifyContext.connection`), for a source that
+   * reads the TLS session rather than headers; header sources ignore it.
    */
-  read(headers: Headers, limits: SourceLimits): SourceRead | null
+  read(headers: Headers, limits: SourceLimits, connection?: unknown): SourceRead | null
 }
 
 export function tooLarge(): CertgateError {

@@ -33,7 +33,8 @@ export interface ClientCertOptions {
   /**
    * Where the certificate comes from: Envoy's XFCC (default), another proxy's headers
    * (`traefikSource()`, `nginxSource()`, `albSource()`, `appServiceSource()`,
-   * `appGatewaySource()`, `cloudflareSource()`, `rfc9440Source()`) or `customSource()`.
+   * `appGatewaySource()`, `cloudflareSource()`, `rfc9440Source()`) or `customSource()`; when the
+   * app terminates TLS itself, the connection's own (`peerCertificateSource()`, `certgate/node`).
    */
   source?: CertificateSource
   /** With the default XFCC source: the header the proxy writes. Default `x-forwarded-client-cert`. */
