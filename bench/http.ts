@@ -1,8 +1,9 @@
 /**
  * HTTP benchmark: wrk against bare Hono and against the certgate middleware, with returning
  * clients (10 certificates, warm cache) and cold ones (a new certificate on every request), in
- * Node, Bun and Deno. Variants alternate within one run, and ratios are taken against the bare
- * Hono measured in the same run: absolute numbers drift ±30% on a shared machine, ratios do not.
+ * Node, Bun and Deno; on Node also bare Express 5 and Fastify 5 against their certgate adapters.
+ * Variants alternate within one run, and ratios are taken against the same framework's bare
+ * server measured in the same run: absolute numbers drift ±30% on a shared machine, ratios do not.
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -13,14 +14,22 @@ import { envoyHeader, makeTemplate, variantDer } from './fixtures.ts'
 
 export type Runtime = 'node' | 'bun' | 'deno'
 
+export type Framework = 'hono' | 'express' | 'fastify'
+/** bare: the framework alone; noop: Hono with an empty middleware; warm/cold: certgate with returning/new certificates. */
+export type Variant = 'bare' | 'noop' | 'warm' | 'cold'
+
 export interface HttpResult {
   runtime: Runtime
-  variant: 'bare' | 'noop' | 'warm' | 'cold'
+  framework: Framework
+  variant: Variant
   rps: number
   /** Server CPU time per request, µs (user + system, from /proc). */
   cpuUsPerRequest: number
   non2xx: number
+  /** Requests per second against the same framework's bare server in the same run. */
   ratio: number
+  /** Server CPU per request against the same framework's bare server in the same run. */
+  cpuRatio: number
 }
 
 const WRK_SCRIPT = `
@@ -97,9 +106,40 @@ export interface HttpOptions {
   seconds: number
   rounds: number
   coldCertificates: number
+  /** Frameworks besides Hono to measure; they run on Node only. Default: Express and Fastify. */
+  frameworks?: Exclude<Framework, 'hono'>[]
 }
 
-/** Runs every runtime's variants, alternating, and returns the mean per variant with its ratio. */
+interface Target {
+  framework: Framework
+  variant: Variant
+  server: string
+  file: string
+}
+
+/** What runs on a runtime: each framework bare, and with certgate for returning and new certificates. */
+function targetsFor(runtime: Runtime, frameworks: Exclude<Framework, 'hono'>[], files: { warm: string; cold: string }): Target[] {
+  const list: Target[] = [
+    { framework: 'hono', variant: 'bare', server: 'bare', file: files.warm },
+    { framework: 'hono', variant: 'noop', server: 'noop', file: files.warm },
+    { framework: 'hono', variant: 'warm', server: 'certgate', file: files.warm },
+    { framework: 'hono', variant: 'cold', server: 'certgate', file: files.cold },
+  ]
+  if (runtime !== 'node') return list
+  for (const framework of frameworks) {
+    list.push(
+      { framework, variant: 'bare', server: `${framework}-bare`, file: files.warm },
+      { framework, variant: 'warm', server: `${framework}-certgate`, file: files.warm },
+      { framework, variant: 'cold', server: `${framework}-certgate`, file: files.cold },
+    )
+  }
+  return list
+}
+
+/**
+ * Runs every runtime's variants, alternating, and returns the mean per variant with its ratios
+ * against the same framework's bare server.
+ */
 export async function runHttp(options: HttpOptions): Promise<HttpResult[]> {
   const template = await makeTemplate('RSA-2048')
   const subject = template.cert.subjectRfc4514
@@ -107,31 +147,29 @@ export async function runHttp(options: HttpOptions): Promise<HttpResult[]> {
   // More distinct certificates than the cache holds (10,000), so every request misses.
   const cold = Array.from({ length: options.coldCertificates }, (_, i) => envoyHeader(variantDer(template, i), subject))
   writeFileSync(join('.bench', 'headers.lua'), WRK_SCRIPT)
-  const files = { bare: join('.bench', 'warm.txt'), noop: join('.bench', 'warm.txt'), warm: join('.bench', 'warm.txt'), cold: join('.bench', 'cold.txt') }
+  const files = { warm: join('.bench', 'warm.txt'), cold: join('.bench', 'cold.txt') }
   writeFileSync(files.warm, `${warm.join('\n')}\n`)
   writeFileSync(files.cold, `${cold.join('\n')}\n`)
 
   const results: HttpResult[] = []
   for (const runtime of options.runtimes) {
-    const bare = await startServer(runtime, 'bare')
-    const noop = await startServer(runtime, 'noop')
-    const gated = await startServer(runtime, 'certgate')
+    const targets = targetsFor(runtime, options.frameworks ?? ['express', 'fastify'], files)
+    const servers = new Map<string, { child: ChildProcess; port: number }>()
     try {
-      const targets = { bare, noop, warm: gated, cold: gated } as const
-      const variants = ['bare', 'noop', 'warm', 'cold'] as const
-      for (const variant of variants) await wrk(targets[variant].port, files[variant], 2)
-      const samples = new Map<string, { rps: number; cpu: number; requests: number; non2xx: number }[]>()
+      for (const { server } of targets) if (!servers.has(server)) servers.set(server, await startServer(runtime, server))
+      for (const t of targets) await wrk(servers.get(t.server)!.port, t.file, 2)
+      const samples = new Map<Target, { rps: number; cpu: number; requests: number; non2xx: number }[]>()
       for (let round = 0; round < options.rounds; round++) {
-        for (const variant of variants) {
-          const { child, port } = targets[variant]
+        for (const t of targets) {
+          const { child, port } = servers.get(t.server)!
           const cpuBefore = cpuSeconds(child.pid!)
-          const run = await wrk(port, files[variant], options.seconds)
+          const run = await wrk(port, t.file, options.seconds)
           const cpu = cpuSeconds(child.pid!) - cpuBefore
-          samples.set(variant, [...(samples.get(variant) ?? []), { ...run, cpu }])
+          samples.set(t, [...(samples.get(t) ?? []), { ...run, cpu }])
         }
       }
-      const mean = (variant: string): { rps: number; cpuUs: number; non2xx: number } => {
-        const list = samples.get(variant)!
+      const mean = (t: Target): { rps: number; cpuUs: number; non2xx: number } => {
+        const list = samples.get(t)!
         const requests = list.reduce((s, x) => s + x.requests, 0)
         return {
           rps: list.reduce((s, x) => s + x.rps, 0) / list.length,
@@ -139,15 +177,23 @@ export async function runHttp(options: HttpOptions): Promise<HttpResult[]> {
           non2xx: list.reduce((s, x) => s + x.non2xx, 0),
         }
       }
-      const baseline = mean('bare').rps
-      for (const variant of variants) {
-        const m = mean(variant)
-        results.push({ runtime, variant, rps: m.rps, cpuUsPerRequest: m.cpuUs, non2xx: m.non2xx, ratio: m.rps / baseline })
+      for (const t of targets) {
+        const m = mean(t)
+        const bare = mean(targets.find((b) => b.framework === t.framework && b.variant === 'bare')!)
+        results.push({
+          runtime,
+          framework: t.framework,
+          variant: t.variant,
+          rps: m.rps,
+          cpuUsPerRequest: m.cpuUs,
+          non2xx: m.non2xx,
+          ratio: m.rps / bare.rps,
+          cpuRatio: m.cpuUs / bare.cpuUs,
+        })
       }
     } finally {
-      for (const server of [bare, noop, gated]) server.child.kill()
+      for (const server of servers.values()) server.child.kill()
     }
   }
   return results
 }
-

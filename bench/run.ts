@@ -1,21 +1,27 @@
 /**
- * `npm run bench`: micro benchmarks in Node, Bun and Deno; HTTP ratios against bare Hono in each;
+ * `npm run bench`: micro benchmarks in Node, Bun and Deno; HTTP ratios against bare Hono in each (and against bare Express and Fastify on Node);
  * memory under a million new certificates; the verdict cache under floods of certificates each
  * sent a few times (does an idle returning client stay cached?). Prints one table of figures next to their targets;
  * `--json` prints the same as JSON; `--smoke` runs a short version that only proves it works.
+ * `--only=micro,http,memory,eviction` runs only those parts, `--runtimes=node,bun,deno` only those
+ * runtimes, `--seconds=N` and `--rounds=N` set each HTTP measurement's length and repeats.
  * @module
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
-import { type HttpResult, type Runtime, runHttp } from './http.ts'
+import { type Framework, type HttpResult, type Runtime, runHttp } from './http.ts'
 import type { MicroResult } from './micro.ts'
 import type { EvictionResult } from './cache-eviction.ts'
 
 const argv = process.argv.slice(2)
 const smoke = argv.includes('--smoke')
 const json = argv.includes('--json')
+/** The value of `--name=value`, or undefined. */
+const flag = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
+const only = flag('only')?.split(',')
+const part = (name: 'micro' | 'http' | 'memory' | 'eviction'): boolean => only === undefined || only.includes(name)
 const log = (line: string): void => {
   if (!json) console.log(line)
 }
@@ -67,7 +73,7 @@ function findWrk(): string | null {
 }
 
 const bin = (name: string): string => join('node_modules', '.bin', name)
-const runtimes: Runtime[] = smoke ? ['node'] : ['node', 'bun', 'deno']
+const runtimes = (flag('runtimes')?.split(',') ?? (smoke ? ['node'] : ['node', 'bun', 'deno'])) as Runtime[]
 mkdirSync('.bench', { recursive: true })
 log('building dist/ (the HTTP servers run the built package)…')
 execFileSync(process.execPath, [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
@@ -76,7 +82,7 @@ const started = new Date()
 
 // Micro benchmarks, one process per runtime.
 const micro: Partial<Record<Runtime, MicroResult[]>> = {}
-for (const runtime of runtimes) {
+for (const runtime of part('micro') ? runtimes : []) {
   log(`micro benchmarks on ${runtime}…`)
   const file = join('bench', 'micro-main.ts')
   const extra = smoke ? ['--smoke'] : []
@@ -99,24 +105,32 @@ for (const [runtime, results] of Object.entries(micro)) {
   }
 }
 
-// HTTP ratios against bare Hono.
+// HTTP ratios against each framework's bare server.
 let http: HttpResult[] = []
-if (findWrk() === null) {
+const FRAMEWORK_NAMES: Record<Framework, string> = { hono: 'Hono', express: 'Express', fastify: 'Fastify' }
+if (!part('http')) {
+  // Not asked for.
+} else if (findWrk() === null) {
   rows.push({ figure: 'HTTP ratios', value: 'skipped: wrk not found and not installable', target: '', met: null })
 } else {
   log(`HTTP benchmarks (${runtimes.join(', ')}), wrk -t1 -c50…`)
-  http = await runHttp({ runtimes, seconds: smoke ? 1 : 10, rounds: smoke ? 1 : 2, coldCertificates: smoke ? 2000 : 30_000 })
+  const seconds = Number(flag('seconds') ?? (smoke ? 1 : 10))
+  const rounds = Number(flag('rounds') ?? (smoke ? 1 : 2))
+  http = await runHttp({ runtimes, seconds, rounds, coldCertificates: smoke ? 2000 : 30_000 })
   for (const r of http) {
-    const target = r.variant === 'warm' ? 0.95 : r.variant === 'cold' ? 0.5 : null
+    // The targets are Hono's; Express and Fastify are measured against their own bare servers.
+    const target = r.framework !== 'hono' ? null : r.variant === 'warm' ? 0.95 : r.variant === 'cold' ? 0.5 : null
+    const name = FRAMEWORK_NAMES[r.framework]
     const label = {
-      bare: 'bare Hono',
-      noop: 'Hono + a no-op async middleware (the floor for any middleware)',
-      warm: 'certgate, returning clients',
-      cold: 'certgate, new certificate every request',
+      bare: `bare ${name}`,
+      noop: `${name} + a no-op async middleware (the floor for any middleware)`,
+      warm: `${name} + certgate, returning clients`,
+      cold: `${name} + certgate, new certificate every request`,
     }[r.variant]
+    const cpuRatio = r.variant === 'bare' ? '' : `, CPU/req ${r.cpuRatio.toFixed(2)}×`
     rows.push({
       figure: `${r.runtime}: HTTP ${label}`,
-      value: `${r.ratio.toFixed(2)}× (${Math.round(r.rps)} rps, ${r.cpuUsPerRequest.toFixed(0)} µs CPU/req${r.non2xx ? `, ${r.non2xx} non-2xx!` : ''})`,
+      value: `${r.ratio.toFixed(2)}× rps${cpuRatio} (${Math.round(r.rps)} rps, ${r.cpuUsPerRequest.toFixed(0)} µs CPU/req${r.non2xx ? `, ${r.non2xx} non-2xx!` : ''})`,
       target: target === null ? (r.variant === 'bare' ? 'baseline' : '') : `≥ ${target}×`,
       met: target === null ? null : r.ratio >= target && r.non2xx === 0,
     })
@@ -125,35 +139,42 @@ if (findWrk() === null) {
 
 // Memory under the attacker's pattern.
 const requests = smoke ? 20_000 : 1_000_000
-log(`memory: ${requests} requests with new certificates…`)
-const memory = lastJsonLine<{ growthMb: number; rssAfterWarmUpMb: number; rssAtEndMb: number; rssPeakMb: number; failures: number; seconds: number }>(
-  await run(process.execPath, ['--expose-gc', '--import', 'tsx', join('bench', 'memory.ts'), String(requests)])
-)
-rows.push({
-  figure: `node: RSS growth over ${requests.toLocaleString('en')} new certificates`,
-  value: `${memory.growthMb.toFixed(1)} MB (${memory.rssAfterWarmUpMb.toFixed(0)} → ${memory.rssAtEndMb.toFixed(0)} MB, peak ${memory.rssPeakMb.toFixed(0)}, ${memory.failures} failures, ${memory.seconds.toFixed(0)} s)`,
-  target: '≤ 64 MB',
-  met: memory.growthMb <= 64 && memory.failures === 0,
-})
-
-// The verdict cache under floods: an idle returning client's survival, and the hit cost.
-log('cache eviction: an idle returning client against floods of certificates…')
-const eviction = lastJsonLine<EvictionResult>(
-  await run(process.execPath, ['--import', 'tsx', join('bench', 'cache-eviction.ts'), ...(smoke ? ['--smoke'] : [])])
-)
-for (const sends of new Set(eviction.survival.map((s) => s.sends))) {
-  const runs = eviction.survival.filter((s) => s.sends === sends)
-  const largest = Math.max(...runs.map((s) => s.flood))
-  const evictedBy = runs.find((s) => !s.survived)?.flood
+type MemoryResult = { growthMb: number; rssAfterWarmUpMb: number; rssAtEndMb: number; rssPeakMb: number; failures: number; seconds: number }
+let memory: MemoryResult | null = null
+if (part('memory')) {
+  log(`memory: ${requests} requests with new certificates…`)
+  memory = lastJsonLine<MemoryResult>(
+    await run(process.execPath, ['--expose-gc', '--import', 'tsx', join('bench', 'memory.ts'), String(requests)])
+  )
   rows.push({
-    figure: `node: idle client (${eviction.legitRequests} requests) vs distinct certificates sent ${sends}× each`,
-    value: evictedBy === undefined ? `still cached after ${largest.toLocaleString('en')}` : `evicted by ${evictedBy.toLocaleString('en')}`,
-    target: `cached after ${largest.toLocaleString('en')}`,
-    met: evictedBy === undefined,
+    figure: `node: RSS growth over ${requests.toLocaleString('en')} new certificates`,
+    value: `${memory.growthMb.toFixed(1)} MB (${memory.rssAfterWarmUpMb.toFixed(0)} → ${memory.rssAtEndMb.toFixed(0)} MB, peak ${memory.rssPeakMb.toFixed(0)}, ${memory.failures} failures, ${memory.seconds.toFixed(0)} s)`,
+    target: '≤ 64 MB',
+    met: memory.growthMb <= 64 && memory.failures === 0,
   })
 }
-rows.push({ figure: 'node: verify, cache hit after the largest flood (Request reused)', value: `${eviction.hitUs.toFixed(1)} µs`, target: '', met: null })
-rows.push({ figure: 'node: BoundedCache.get, resident key', value: `${eviction.getNs.toFixed(0)} ns`, target: '', met: null })
+
+// The verdict cache under floods: an idle returning client's survival, and the hit cost.
+let eviction: EvictionResult | null = null
+if (part('eviction')) {
+  log('cache eviction: an idle returning client against floods of certificates…')
+  eviction = lastJsonLine<EvictionResult>(
+    await run(process.execPath, ['--import', 'tsx', join('bench', 'cache-eviction.ts'), ...(smoke ? ['--smoke'] : [])])
+  )
+  for (const sends of new Set(eviction.survival.map((s) => s.sends))) {
+    const runs = eviction.survival.filter((s) => s.sends === sends)
+    const largest = Math.max(...runs.map((s) => s.flood))
+    const evictedBy = runs.find((s) => !s.survived)?.flood
+    rows.push({
+      figure: `node: idle client (${eviction.legitRequests} requests) vs distinct certificates sent ${sends}× each`,
+      value: evictedBy === undefined ? `still cached after ${largest.toLocaleString('en')}` : `evicted by ${evictedBy.toLocaleString('en')}`,
+      target: `cached after ${largest.toLocaleString('en')}`,
+      met: evictedBy === undefined,
+    })
+  }
+  rows.push({ figure: 'node: verify, cache hit after the largest flood (Request reused)', value: `${eviction.hitUs.toFixed(1)} µs`, target: '', met: null })
+  rows.push({ figure: 'node: BoundedCache.get, resident key', value: `${eviction.getNs.toFixed(0)} ns`, target: '', met: null })
+}
 
 const machine = `${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${started.toISOString().slice(0, 10)}`
 if (json) {

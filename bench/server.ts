@@ -1,7 +1,9 @@
 /**
  * The server the HTTP benchmark drives, in whichever runtime runs it: `bare` is Hono answering
  * /cert-info with a fixed JSON body of the same shape; `certgate` puts the middleware in front.
- * Usage: <runtime> bench/server.ts <bare|noop|certgate> <port>; prints "listening" when ready.
+ * `express-*` and `fastify-*` do the same with Express 5 and Fastify 5 (Node only).
+ * Usage: <runtime> bench/server.ts <bare|noop|certgate|express-bare|express-certgate|fastify-bare|fastify-certgate> <port>;
+ * prints "listening" when ready.
  * Needs `npm run build` first (bench/run.ts does it).
  * @module
  */
@@ -39,27 +41,67 @@ const FIXED = {
   spiffe_id: null,
 }
 
-const app = new Hono<ClientCertEnv>()
-if (variant === 'certgate') {
-  app.use(clientCert({ allow: { commonNames: [BENCH_CN] } }))
-  app.get('/cert-info', (c) => c.json(c.get('clientCert')))
-} else if (variant === 'noop') {
-  app.use(async (_c, next) => {
-    await next()
-  })
-  app.get('/cert-info', (c) => c.json(FIXED))
+const options = { allow: { commonNames: [BENCH_CN] } }
+
+if (variant.startsWith('express-')) {
+  const { default: express } = await import('express')
+  const builtExpress = '../dist/adapters/express.js'
+  const { clientCert: expressClientCert } = (await import(builtExpress)) as typeof import('../src/adapters/express.ts')
+  const app = express()
+  if (variant === 'express-certgate') {
+    app.use(expressClientCert(options))
+    app.get('/cert-info', (req, res) => {
+      res.json(req.clientCert)
+    })
+  } else {
+    app.get('/cert-info', (_req, res) => {
+      res.json(FIXED)
+    })
+  }
+  app.listen(port, '127.0.0.1', () => console.log('listening'))
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
+} else if (variant.startsWith('fastify-')) {
+  const { default: Fastify } = await import('fastify')
+  const builtFastify = '../dist/adapters/fastify.js'
+  const { default: plugin } = (await import(builtFastify)) as typeof import('../src/adapters/fastify.ts')
+  const app = Fastify({ logger: false })
+  if (variant === 'fastify-certgate') {
+    await app.register(plugin, options)
+    app.get('/cert-info', async (request) => request.clientCert)
+  } else {
+    app.get('/cert-info', async () => FIXED)
+  }
+  await app.listen({ port, host: '127.0.0.1' })
+  console.log('listening')
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
 } else {
-  app.get('/cert-info', (c) => c.json(FIXED))
+  await serveHono()
 }
 
-if (typeof Bun !== 'undefined') {
-  Bun.serve({ port, hostname: '127.0.0.1', fetch: app.fetch })
-  console.log('listening')
-} else if (typeof Deno !== 'undefined') {
-  Deno.serve({ port, hostname: '127.0.0.1', onListen: () => console.log('listening') }, app.fetch)
-} else {
-  const { serve } = await import('@hono/node-server')
-  serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => console.log('listening'))
-  // Exit through process.exit so that --cpu-prof can write its profile.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
+/** Hono on Node, Bun or Deno: bare, with a no-op middleware, or with certgate. */
+async function serveHono(): Promise<void> {
+  const app = new Hono<ClientCertEnv>()
+  if (variant === 'certgate') {
+    app.use(clientCert(options))
+    app.get('/cert-info', (c) => c.json(c.get('clientCert')))
+  } else if (variant === 'noop') {
+    app.use(async (_c, next) => {
+      await next()
+    })
+    app.get('/cert-info', (c) => c.json(FIXED))
+  } else {
+    app.get('/cert-info', (c) => c.json(FIXED))
+  }
+
+  if (typeof Bun !== 'undefined') {
+    Bun.serve({ port, hostname: '127.0.0.1', fetch: app.fetch })
+    console.log('listening')
+  } else if (typeof Deno !== 'undefined') {
+    Deno.serve({ port, hostname: '127.0.0.1', onListen: () => console.log('listening') }, app.fetch)
+  } else {
+    const { serve } = await import('@hono/node-server')
+    serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => console.log('listening'))
+    // Exit through process.exit so that --cpu-prof can write its profile.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
+  }
 }
