@@ -13,11 +13,12 @@ import fastifyClientCert from '../src/adapters/fastify.ts'
 import { type ClientRequest, request as httpRequest } from 'node:http'
 import { Hono } from 'hono'
 import { clientCert, type ClientCertEnv } from '../src/adapters/hono.ts'
-import { peerCertificateSource, type ServeHandle, type ServeOptions, serve } from '../src/adapters/node.ts'
+import { type FetchApp, peerCertificateSource, type ServeHandle, type ServeOptions } from '../src/adapters/node.ts'
 import { withClientCert } from '../src/adapters/fetch.ts'
 import { createTrustVerifier } from '../src/index.ts'
 import { createTestCertificate, createTestPki, type TestCertificate, type TestPki } from '../src/testing/index.ts'
 import { privateKeyPem } from './support/nginx.ts'
+import { serveForTest } from './support/serve.ts'
 
 // Deno's node:https hands out the client certificate as Node does, so the suite runs there too.
 // Bun's does not: its request socket is no TLSSocket and has no getPeerCertificate (Bun 1.4),
@@ -89,21 +90,9 @@ function app(options: { trust?: boolean } = {}): Hono<ClientCertEnv<'accept'>> {
   return hono
 }
 
-/** Serves on 127.0.0.1, a free port, without signal handling; resolves once listening. */
-async function start(fetchApp: { fetch(request: Request, ...rest: unknown[]): Response | Promise<Response> }, options: Partial<ServeOptions>): Promise<number> {
-  let listening: () => void = () => {}
-  const ready = new Promise<void>((resolve) => (listening = resolve))
-  const handle = serve(fetchApp, {
-    port: 0,
-    hostname: '127.0.0.1',
-    signals: [],
-    exit: false,
-    onListen: () => listening(),
-    ...options,
-  })
-  handles.push(handle)
-  await ready
-  return handle.address!.port
+/** Serves on 127.0.0.1, a free port, without signal handling; the port once listening. */
+async function start(fetchApp: FetchApp, options: Partial<ServeOptions>): Promise<number> {
+  return (await serveForTest(fetchApp, options, handles)).address!.port
 }
 
 /** The https server options for mTLS: our server certificate, client certificates asked for. */

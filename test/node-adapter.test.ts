@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net'
 import { Hono } from 'hono'
 import { clientCert } from '../src/adapters/hono.ts'
 import { type ServeHandle, type ServeOptions, serve } from '../src/adapters/node.ts'
+import { serveForTest } from './support/serve.ts'
 
 // The limits are node:http's (headersTimeout, requestTimeout, keepAliveTimeout, maxConnections);
 // Bun and Deno reimplement node:http without them, and serve their apps with Bun.serve and
@@ -31,20 +32,8 @@ after(async () => {
 })
 
 /** Serves the app on 127.0.0.1, a free port, without signal handling; resolves once listening. */
-async function start(options: Partial<ServeOptions>): Promise<ServeHandle> {
-  let listening: () => void = () => {}
-  const ready = new Promise<void>((resolve) => (listening = resolve))
-  const handle = serve(app(), {
-    port: 0,
-    hostname: '127.0.0.1',
-    signals: [],
-    exit: false,
-    onListen: () => listening(),
-    ...options,
-  })
-  handles.push(handle)
-  await ready
-  return handle
+function start(options: Partial<ServeOptions>): Promise<ServeHandle> {
+  return serveForTest(app(), options, handles)
 }
 
 /** A raw client socket, and everything it has received so far. */

@@ -94,39 +94,19 @@ export function readSmallInteger(bytes: Uint8Array, tlv: Tlv, maxBytes: number):
 // Keeps every arc an exact double: checked before the multiply by 128 that could pass 2^53.
 const MAX_ARC_BEFORE_SHIFT = 2 ** 46
 
-/** Checks an OBJECT IDENTIFIER's encoding without building its string. */
-export function checkOid(bytes: Uint8Array, tlv: Tlv): void {
-  expectTag(tlv, TAG_OID)
-  const s = tlv.contentStart
-  const e = tlv.end
-  if (s === e) derMalformed('empty OID')
-  if (bytes[e - 1] & 0x80) derMalformed('truncated OID')
-  let value = 0
-  let atStart = true
-  for (let i = s; i < e; i++) {
-    const octet = bytes[i]
-    if (atStart && octet === 0x80) derMalformed('non-minimal OID')
-    if (value >= MAX_ARC_BEFORE_SHIFT) derMalformed('OID arc too large')
-    value = value * 128 + (octet & 0x7f)
-    atStart = (octet & 0x80) === 0
-    if (atStart) value = 0
-  }
-}
-
 /**
- * OBJECT IDENTIFIER as a dotted string. Arcs above 2^53 − 1 are refused rather than rounded
- * (no field certgate reads uses them).
+ * Walks an OBJECT IDENTIFIER's subidentifiers, refusing a bad encoding, and hands each to
+ * `onArc` (the first one still packs two arcs). Arcs above 2^53 − 1 are refused rather than
+ * rounded (no field certgate reads uses them).
  */
-export function readOid(bytes: Uint8Array, tlv: Tlv): string {
+function walkOid(bytes: Uint8Array, tlv: Tlv, onArc: ((value: number) => void) | null): void {
   expectTag(tlv, TAG_OID)
   const s = tlv.contentStart
   const e = tlv.end
   if (s === e) derMalformed('empty OID')
   if (bytes[e - 1] & 0x80) derMalformed('truncated OID')
-  let text = ''
   let value = 0
   let atStart = true
-  let first = true
   for (let i = s; i < e; i++) {
     const octet = bytes[i]
     if (atStart && octet === 0x80) derMalformed('non-minimal OID')
@@ -134,15 +114,27 @@ export function readOid(bytes: Uint8Array, tlv: Tlv): string {
     value = value * 128 + (octet & 0x7f)
     atStart = (octet & 0x80) === 0
     if (!atStart) continue
-    if (first) {
-      // The first subidentifier packs two arcs: 40 * X + Y, with X in 0..2.
-      text = value < 40 ? `0.${value}` : value < 80 ? `1.${value - 40}` : `2.${value - 80}`
-      first = false
-    } else {
-      text += `.${value}`
-    }
+    onArc?.(value)
     value = 0
   }
+}
+
+/** Checks an OBJECT IDENTIFIER's encoding without building its string. */
+export function checkOid(bytes: Uint8Array, tlv: Tlv): void {
+  walkOid(bytes, tlv, null)
+}
+
+/** OBJECT IDENTIFIER as a dotted string. */
+export function readOid(bytes: Uint8Array, tlv: Tlv): string {
+  let text = ''
+  walkOid(bytes, tlv, (value) => {
+    if (text !== '') {
+      text += `.${value}`
+      return
+    }
+    // The first subidentifier packs two arcs: 40 * X + Y, with X in 0..2.
+    text = value < 40 ? `0.${value}` : value < 80 ? `1.${value - 40}` : `2.${value - 80}`
+  })
   return text
 }
 
