@@ -73,6 +73,9 @@ export class CrlFetcher {
     this.settings = fetchSettings(options)
   }
 
+  /** Stops any background work (none yet): the verifier's `close()` calls it. */
+  close(): void {}
+
   /** The checked CRL, cached or downloaded now; or, on failure, when the point is asked again. */
   async get(wanted: WantedCrl): Promise<FetchedCrl | { readonly retryAt: number }> {
     const key = `${wanted.issuer} ${wanted.url}`
