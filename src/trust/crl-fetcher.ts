@@ -4,6 +4,12 @@
  * a loopback or cloud-metadata address, so a 3xx is a failed fetch). A downloaded CRL is kept only
  * once the caller's check accepted it (over plain http anyone on the path can swap it), until
  * its nextUpdate or `cacheSeconds`; a point that failed is not asked again for 30 s.
+ *
+ * Refresh ahead: a kept CRL that requests use is downloaded again in the background once 80% of
+ * the time it is kept has passed, so no request waits on a download while a usable CRL is kept
+ * (only first use, or a CRL that expired, waits). The new CRL replaces the old only after the
+ * same check; a failed refresh keeps the old one and is retried every 30 s while it is good.
+ * Timers are unref'd and `close()` clears them.
  * @module
  */
 import { fetchWithDeadline, readBody } from '../body.ts'
@@ -33,13 +39,17 @@ export interface FetchedCrl {
   readonly expiresAt: number
 }
 
-/** One CRL to get. */
-export interface WantedCrl {
+/** Where a CRL comes from and how it is checked: what a background refresh keeps. */
+export interface CrlSource {
   readonly url: string
   /** Whose CRL it must be (the issuing CA's key): a CRL is kept for the key that checked it. */
   readonly issuer: string
   /** Throws unless the CRL is the issuer's; runs before the CRL is kept. */
   readonly check: (crl: CertificateList) => Promise<void>
+}
+
+/** One CRL to get, for a request. */
+export interface WantedCrl extends CrlSource {
   readonly nowMs: number
   /** Epoch ms, real time: when the distribution points must have answered. */
   readonly deadline: number
@@ -55,10 +65,68 @@ const DEFAULT_CACHE_SECONDS = 3600
 const FAILURE_RETRY_MS = 30_000
 const MAX_CACHED_URLS = 64
 const MAX_CACHED_BYTES = 64 * 1024 * 1024
+// A kept CRL is refreshed once this share of its kept life has passed: for the default hour,
+// 12 minutes before it expires, time for 24 retries 30 s apart when the point is down.
+const REFRESH_AT_SHARE = 0.8
+// setTimeout fires at once past 2^31 - 1 ms; a longer wait is taken in steps.
+const MAX_TIMER_MS = 2_147_483_647
 
-/** Downloads, checks and keeps CRLs. */
+/**
+ * The clock and timers background refreshes run on. Internal: tests drive them by hand; the
+ * default is Date.now and setTimeout, unref'd.
+ */
+export interface FetcherClock {
+  readonly now: () => number
+  /** Runs `run` once after `ms`; the timer must not keep the process alive. */
+  readonly setTimer: (run: () => void, ms: number) => unknown
+  readonly clearTimer: (timer: unknown) => void
+}
+
+/** Date.now, and setTimeout timers that never keep the process alive. */
+export const systemClock: FetcherClock = {
+  now: () => Date.now(),
+  setTimer: (run, ms) => {
+    const timer: unknown = setTimeout(run, ms)
+    if (typeof timer === 'object' && timer !== null && 'unref' in timer) {
+      // Node and Bun: a Timeout object.
+      ;(timer as { unref: () => void }).unref()
+    } else if (typeof timer === 'number') {
+      // Deno: a numeric id, unref'd through Deno.unrefTimer (absent elsewhere, e.g. browsers).
+      const deno = (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno
+      deno?.unrefTimer?.(timer)
+    }
+    return timer
+  },
+  clearTimer: (timer) => clearTimeout(timer as Parameters<typeof clearTimeout>[0]),
+}
+
+const clocks = new WeakMap<FetchCrlsOptions, FetcherClock>()
+
+/**
+ * Internal, for tests: the fetcher a verifier builds from these very options runs its
+ * background refreshes on `clock`. Returns `options`.
+ */
+export function withFetcherClock<T extends FetchCrlsOptions>(options: T, clock: FetcherClock): T {
+  clocks.set(options, clock)
+  return options
+}
+
+/** A kept CRL's background refresh. */
+interface Refresh {
+  readonly key: string
+  readonly source: CrlSource
+  readonly fetched: FetchedCrl
+  /** When the next background download is due: the refresh point, then after each failure. */
+  dueAt: number
+  /** A request used this CRL since it was kept: a CRL nobody uses is left to expire. */
+  used: boolean
+  timer: unknown
+}
+
+/** Downloads, checks and keeps CRLs, and refreshes the ones requests use before they expire. */
 export class CrlFetcher {
   readonly settings: FetchSettings
+  readonly #clock: FetcherClock
   readonly #cache = new BoundedCache<FetchedCrl>({
     maxEntries: MAX_CACHED_URLS,
     maxBytes: MAX_CACHED_BYTES,
@@ -67,14 +135,25 @@ export class CrlFetcher {
   })
   readonly #inFlight = new Map<string, Promise<FetchedCrl | null>>()
   readonly #failedUntil = new Map<string, number>()
+  // Key → the refresh of the CRL kept under it: no more of them than the cache holds CRLs.
+  readonly #refreshes = new Map<string, Refresh>()
+  #closed = false
 
-  /** Bad options throw TypeError naming the problem. */
-  constructor(options: FetchCrlsOptions) {
+  /** Bad options throw TypeError naming the problem. `clock` is internal, for tests. */
+  constructor(options: FetchCrlsOptions, clock: FetcherClock = clocks.get(options) ?? systemClock) {
     this.settings = fetchSettings(options)
+    this.#clock = clock
   }
 
-  /** Stops any background work (none yet): the verifier's `close()` calls it. */
-  close(): void {}
+  /**
+   * Stops background refreshes for good and clears their timers; requests still get CRLs, as
+   * on first use. Idempotent: the verifier's `close()` calls it.
+   */
+  close(): void {
+    this.#closed = true
+    for (const refresh of this.#refreshes.values()) this.#cancel(refresh)
+    this.#refreshes.clear()
+  }
 
   /** The checked CRL, cached or downloaded now; or, on failure, when the point is asked again. */
   async get(wanted: WantedCrl): Promise<FetchedCrl | { readonly retryAt: number }> {
@@ -86,38 +165,133 @@ export class CrlFetcher {
 
   #get(key: string, wanted: WantedCrl): Promise<FetchedCrl | null> {
     const cached = this.#cache.get(key, wanted.nowMs)
-    if (cached !== undefined) return Promise.resolve(cached)
+    if (cached !== undefined) {
+      this.#used(key, cached, wanted.nowMs)
+      return Promise.resolve(cached)
+    }
     const failedUntil = this.#failedUntil.get(key)
     if (failedUntil !== undefined && failedUntil > wanted.nowMs) return Promise.resolve(null)
+    // A refresh in flight for a CRL that expired meanwhile is the download this request needs.
     let pending = this.#inFlight.get(key)
     if (pending === undefined) {
-      pending = this.#download(key, wanted).finally(() => this.#inFlight.delete(key))
+      const { url, issuer, check, nowMs } = wanted
+      const timeoutMs = Math.max(1, wanted.deadline - Date.now())
+      pending = this.#download(key, { url, issuer, check }, nowMs, timeoutMs, true)
+        .catch(() => this.#fail(key, nowMs))
+        .finally(() => this.#inFlight.delete(key))
       this.#inFlight.set(key, pending)
     }
     return pending
   }
 
-  /** Downloads, parses and checks a CRL, then keeps it; null (and a pause) on any failure. */
-  async #download(key: string, wanted: WantedCrl): Promise<FetchedCrl | null> {
-    const { settings } = this
-    const { nowMs } = wanted
-    try {
-      const body = await download(wanted.url, settings, Math.max(1, wanted.deadline - Date.now()))
-      const crl = readCrls(body[0] === 0x2d ? new TextDecoder().decode(body) : body)[0]!
-      await wanted.check(crl)
-      const cacheUntil = nowMs + settings.cacheSeconds * 1000
-      let expiresAt = crl.nextUpdate === null ? cacheUntil : Math.min(cacheUntil, crl.nextUpdate)
-      // A distribution point serving an out-of-date CRL is asked again no sooner than a failed one.
-      if (expiresAt <= nowMs) expiresAt = nowMs + Math.min(FAILURE_RETRY_MS, cacheUntil - nowMs)
-      const fetched: FetchedCrl = { crl, expiresAt }
-      this.#cache.set(key, fetched, expiresAt, crl.der.length)
-      this.#failedUntil.delete(key)
-      return fetched
-    } catch {
-      if (this.#failedUntil.size >= MAX_CACHED_URLS) this.#failedUntil.clear()
-      this.#failedUntil.set(key, nowMs + Math.min(FAILURE_RETRY_MS, settings.cacheSeconds * 1000))
-      return null
+  /** A request found `fetched` kept: marks it used, and starts its refresh (not awaited) if due. */
+  #used(key: string, fetched: FetchedCrl, nowMs: number): void {
+    const refresh = this.#refreshes.get(key)
+    if (refresh === undefined || refresh.fetched !== fetched) return
+    refresh.used = true
+    // Its timer may not have fired (a suspended process): the request starts it, never waits.
+    if (nowMs >= refresh.dueAt) this.#refresh(refresh)
+  }
+
+  /** Downloads, parses and checks a CRL, then keeps it; throws on any failure. */
+  async #download(
+    key: string,
+    source: CrlSource,
+    nowMs: number,
+    timeoutMs: number,
+    byRequest: boolean
+  ): Promise<FetchedCrl> {
+    const body = await download(source.url, this.settings, timeoutMs)
+    const crl = readCrls(body[0] === 0x2d ? new TextDecoder().decode(body) : body)[0]!
+    await source.check(crl)
+    const cacheUntil = nowMs + this.settings.cacheSeconds * 1000
+    let expiresAt = crl.nextUpdate === null ? cacheUntil : Math.min(cacheUntil, crl.nextUpdate)
+    const current = expiresAt > nowMs
+    // A distribution point serving an out-of-date CRL is asked again no sooner than a failed one.
+    if (!current) expiresAt = nowMs + Math.min(FAILURE_RETRY_MS, cacheUntil - nowMs)
+    const fetched: FetchedCrl = { crl, expiresAt }
+    this.#cache.set(key, fetched, expiresAt, crl.der.length)
+    this.#failedUntil.delete(key)
+    // An out-of-date CRL gets no refresh: like a failed point, it is asked again once it expires.
+    if (current) {
+      const dueAt = nowMs + REFRESH_AT_SHARE * (expiresAt - nowMs)
+      this.#schedule({ key, source, fetched, dueAt, used: byRequest, timer: undefined })
     }
+    return fetched
+  }
+
+  /** The point failed with nothing usable kept: not asked again for a while. */
+  #fail(key: string, nowMs: number): null {
+    if (this.#failedUntil.size >= MAX_CACHED_URLS) this.#failedUntil.clear()
+    this.#failedUntil.set(key, nowMs + Math.min(FAILURE_RETRY_MS, this.settings.cacheSeconds * 1000))
+    return null
+  }
+
+  /** Makes `refresh` its key's, replacing any; past the bound, the oldest refresh is dropped. */
+  #schedule(refresh: Refresh): void {
+    if (this.#closed) return
+    const previous = this.#refreshes.get(refresh.key)
+    if (previous !== undefined) this.#drop(previous)
+    if (this.#refreshes.size >= MAX_CACHED_URLS) this.#drop(this.#refreshes.values().next().value!)
+    this.#refreshes.set(refresh.key, refresh)
+    this.#arm(refresh)
+  }
+
+  #drop(refresh: Refresh): void {
+    this.#cancel(refresh)
+    this.#refreshes.delete(refresh.key)
+  }
+
+  /** Sets the timer for `refresh.dueAt`, in steps when it is further than a timer can wait. */
+  #arm(refresh: Refresh): void {
+    if (this.#closed) return
+    const wait = Math.min(MAX_TIMER_MS, Math.max(0, refresh.dueAt - this.#clock.now()))
+    refresh.timer = this.#clock.setTimer(() => {
+      refresh.timer = undefined
+      if (this.#clock.now() < refresh.dueAt) this.#arm(refresh)
+      else this.#refresh(refresh)
+    }, wait)
+  }
+
+  #cancel(refresh: Refresh): void {
+    if (refresh.timer === undefined) return
+    this.#clock.clearTimer(refresh.timer)
+    refresh.timer = undefined
+  }
+
+  /**
+   * Starts a background download, not awaited: one per key at a time, for a CRL the cache still
+   * holds and a request used (an unused one is left to expire, unless a request uses it first).
+   */
+  #refresh(refresh: Refresh): void {
+    const { key } = refresh
+    if (this.#closed || this.#refreshes.get(key) !== refresh || this.#inFlight.has(key)) return
+    this.#cancel(refresh)
+    if (!refresh.used) return
+    const nowMs = this.#clock.now()
+    if (this.#cache.get(key, nowMs) !== refresh.fetched) {
+      this.#refreshes.delete(key)
+      return
+    }
+    // Its own timeout: a background download has no request deadline to keep.
+    const pending = this.#download(key, refresh.source, nowMs, this.settings.timeoutMs, false)
+      .catch(() => this.#refreshFailed(refresh))
+      .finally(() => this.#inFlight.delete(key))
+    this.#inFlight.set(key, pending)
+  }
+
+  /**
+   * A refresh failed: the old CRL stays, and the point is asked again after the pause while the
+   * old CRL is good. Only once nothing usable is kept does the point count as failed.
+   */
+  #refreshFailed(refresh: Refresh): FetchedCrl | null {
+    const nowMs = this.#clock.now()
+    if (nowMs >= refresh.fetched.expiresAt) return this.#fail(refresh.key, nowMs)
+    refresh.dueAt = nowMs + FAILURE_RETRY_MS
+    if (refresh.dueAt < refresh.fetched.expiresAt && this.#refreshes.get(refresh.key) === refresh) {
+      this.#arm(refresh)
+    }
+    return refresh.fetched
   }
 }
 
