@@ -93,6 +93,24 @@ function resolvedVar<T>(resolve: (value: string) => Resolved<T>): v.GenericSchem
   )
 }
 
+/** The files behind the trust variables, which the service watches for changes. */
+export interface TrustFiles {
+  /** `TRUSTED_CA_CERTS` when it names a file; null when it is PEM text or unset. */
+  caBundle: string | null
+  /** Every `CRL_FILES` path. */
+  crls: string[]
+}
+
+/** The paths `TRUSTED_CA_CERTS` and `CRL_FILES` name (read only once they validated). */
+export function trustFiles(env: Record<string, string | undefined>): TrustFiles {
+  const bundle = env.TRUSTED_CA_CERTS
+  const isPath = bundle !== undefined && !bundle.trimStart().startsWith(PEM_BEGIN)
+  return {
+    caBundle: isPath ? bundle : null,
+    crls: env.CRL_FILES === undefined ? [] : compactList(splitList(env.CRL_FILES)),
+  }
+}
+
 /** Where the trust variables' files come from, and whether `TRUSTED_CA_CERTS` is set at all. */
 export interface TrustVarOptions {
   readFile: ReadFile | undefined

@@ -11,7 +11,7 @@
 
 import * as v from 'valibot'
 import type { CaBundle, SourceName } from '../index.ts'
-import { caBundleVar, crlFilesVar, type ReadFile } from './config-trust.ts'
+import { caBundleVar, crlFilesVar, type TrustFiles, trustFiles } from './config-trust.ts'
 import {
   ApiToken,
   AppId,
@@ -25,7 +25,8 @@ import {
   Thumbprints,
 } from './config-vars.ts'
 
-export type { ReadFile } from './config-trust.ts'
+export type { ReadFile, TrustFiles } from './config-trust.ts'
+import type { ReadFile } from './config-trust.ts'
 
 /**
  * Every environment variable the service reads (HOST by the entry points, the rest here): for
@@ -45,6 +46,7 @@ export const SERVICE_VARIABLES: readonly string[] = [
   'CLIENT_CERT_SOURCE',
   'TRUSTED_CA_CERTS',
   'CRL_FILES',
+  'TRUST_RELOAD_SECONDS',
   'TRUSTED_PROXY_CIDRS',
   'REFUSE_DAPR_INVOKED',
 ]
@@ -66,6 +68,10 @@ export interface ServiceConfig {
   clientCertSource: SourceName
   /** Chain validation to `TRUSTED_CA_CERTS` (with `CRL_FILES`), or null: allowlists only. */
   trust: ServiceTrust | null
+  /** The files `trust` was read from, watched for changes while `trustReloadSeconds` > 0. */
+  trustFiles: TrustFiles
+  /** How often the trust files are checked for changes; 0: never (read once at startup). */
+  trustReloadSeconds: number
   /** `TRUSTED_PROXY_CIDRS` as written (trimmed), or null: the header counts from any address. */
   trustedProxies: string[] | null
   /** Refuse requests that came through the Dapr sidecar before reading any certificate. */
@@ -111,6 +117,7 @@ interface ValidatedEnv {
   CLIENT_CERT_SOURCE: SourceName
   TRUSTED_CA_CERTS?: CaBundle
   CRL_FILES: Uint8Array[]
+  TRUST_RELOAD_SECONDS: number
   TRUSTED_PROXY_CIDRS?: string[]
   REFUSE_DAPR_INVOKED: boolean
 }
@@ -138,6 +145,7 @@ function envSchema(
       CLIENT_CERT_SOURCE: CertSource,
       TRUSTED_CA_CERTS: caBundleVar(trustVars),
       CRL_FILES: crlFilesVar(trustVars),
+      TRUST_RELOAD_SECONDS: integerVar(0, 86_400, 5),
       TRUSTED_PROXY_CIDRS: ProxyCidrs,
       REFUSE_DAPR_INVOKED: booleanVar(true),
     }),
@@ -222,6 +230,8 @@ export function parseServiceConfig(
     clientCertSource: out.CLIENT_CERT_SOURCE,
     trust:
       out.TRUSTED_CA_CERTS === undefined ? null : { ...out.TRUSTED_CA_CERTS, crls: out.CRL_FILES },
+    trustFiles: trustFiles(env),
+    trustReloadSeconds: out.TRUST_RELOAD_SECONDS,
     trustedProxies: out.TRUSTED_PROXY_CIDRS ?? null,
     refuseDaprInvoked: out.REFUSE_DAPR_INVOKED,
   }

@@ -34,6 +34,13 @@ export function traceHeaders(incoming: Headers): Record<string, string> {
     : { traceparent, tracestate }
 }
 
+/** The trace id (32 lowercase hex) of a valid `traceparent`, else null: what logs carry. */
+export function traceId(incoming: Headers): string | null {
+  const traceparent = incoming.get('traceparent')
+  if (traceparent === null || !isValidTraceparent(traceparent)) return null
+  return traceparent.slice(3, 35)
+}
+
 function isValidTraceparent(value: string): boolean {
   if (value.length > TRACEPARENT_MAX_CHARS) return false
   return TRACEPARENT_00.test(value) || TRACEPARENT_LATER.test(value)

@@ -85,6 +85,8 @@ describe('reference service', () => {
       clientCertMode: 'require',
       clientCertSource: 'xfcc',
       trust: null,
+      trustFiles: { caBundle: null, crls: [] },
+      trustReloadSeconds: 0,
       trustedProxies: null,
       refuseDaprInvoked: true,
       ...overrides,

@@ -87,6 +87,8 @@ describe('parseServiceConfig', () => {
       clientCertMode: 'require',
       clientCertSource: 'xfcc',
       trust: null,
+      trustFiles: { caBundle: null, crls: [] },
+      trustReloadSeconds: 5,
       trustedProxies: null,
       refuseDaprInvoked: true,
     }
@@ -96,7 +98,7 @@ describe('parseServiceConfig', () => {
   it('treats a variable set to undefined as unset and ignores unknown variables', () => {
     const config = parse({ PORT: undefined, PATH: '/usr/bin', HOME: '', FOO: 'x' })
     assert.equal(config.port, 8000)
-    assert.equal(Object.keys(config).length, 13)
+    assert.equal(Object.keys(config).length, 15)
   })
 
   it('reads every variable when set', () => {
@@ -113,6 +115,7 @@ describe('parseServiceConfig', () => {
       CLIENT_CERT_SOURCE: 'nginx',
       TRUSTED_PROXY_CIDRS: '10.0.0.0/8',
       REFUSE_DAPR_INVOKED: 'false',
+      TRUST_RELOAD_SECONDS: '0',
     })
     assert.deepEqual(config, {
       port: 8443,
@@ -126,6 +129,8 @@ describe('parseServiceConfig', () => {
       clientCertMode: 'accept',
       clientCertSource: 'nginx',
       trust: null,
+      trustFiles: { caBundle: null, crls: [] },
+      trustReloadSeconds: 0,
       trustedProxies: ['10.0.0.0/8'],
       refuseDaprInvoked: false,
     })
@@ -549,6 +554,22 @@ describe('TRUSTED_CA_CERTS and CRL_FILES', () => {
       { readFile: files }
     )
     assert.deepEqual(config.trust?.crls, [crl.der, rootCrl.der])
+    // The files the service watches: the bundle's path and every CRL path, as written.
+    assert.deepEqual(config.trustFiles, { caBundle: '/ca.pem', crls: ['/int.crl', '/root.crl'] })
+  })
+
+  it('watches no bundle file when TRUSTED_CA_CERTS is PEM text', () => {
+    const config = parse({ TRUSTED_CA_CERTS: `  ${pki.root.pem}` })
+    assert.deepEqual(config.trustFiles, { caBundle: null, crls: [] })
+  })
+
+  it('TRUST_RELOAD_SECONDS: 0 turns reloading off; out of range or not digits is refused', () => {
+    assert.equal(parse({ TRUST_RELOAD_SECONDS: '0' }).trustReloadSeconds, 0)
+    assert.equal(parse({ TRUST_RELOAD_SECONDS: '86400' }).trustReloadSeconds, 86_400)
+    const variable = 'TRUST_RELOAD_SECONDS'
+    assertRefused({ [variable]: '86401' }, variable, /from 0 to 86400 \(got 86401\)/)
+    assertRefused({ [variable]: '1.5' }, variable, /from 0 to 86400 \(got "1\.5"\)/)
+    assertRefused({ [variable]: '' }, variable, /must not be empty \(unset it to use the default 5\)/)
   })
 
   it('CRL_FILES set to an empty list adds no CRL', () => {
