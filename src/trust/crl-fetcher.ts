@@ -214,7 +214,7 @@ export class CrlFetcher {
     this.#failedUntil.delete(key)
     // An out-of-date CRL gets no refresh: like a failed point, it is asked again once it expires.
     if (current) {
-      const dueAt = nowMs + REFRESH_AT_SHARE * (expiresAt - nowMs)
+      const dueAt = nowMs + Math.round(REFRESH_AT_SHARE * (expiresAt - nowMs))
       this.#schedule({ key, source, fetched, dueAt, used: byRequest, timer: undefined })
     }
     return fetched
