@@ -22,6 +22,8 @@ export {
   type ClientCertOptions,
   type ClientCertVerifier,
   createClientCertVerifier,
+  type RefusedEvent,
+  type VerifiedEvent,
   type VerifyContext,
   type VerifyResult,
   verifyClientCert,

@@ -10,7 +10,8 @@ import { type ClientCertificate, digestHex, readClientCertificate } from './x509
 import { CertgateError, isCertgateError } from './errors.ts'
 import { allowListRefusal, checkCertificateUse, checkForwardedHash, checkValidity, matchAllowList } from './policy.ts'
 import type { ForwardedCertificate, SourceRead } from './sources/index.ts'
-import { type ClientCertOptions, type CompiledOptions, compileOptions } from './verify/options.ts'
+import { type AdapterOptions, type ClientCertOptions, type CompiledOptions, compileOptions } from './verify/options.ts'
+import { notify, startTrace, type Trace } from './verify/observe.ts'
 import {
   cachedCertificate,
   createVerdictCaches,
@@ -21,7 +22,14 @@ import {
   type VerdictCaches,
 } from './verify/verdict-cache.ts'
 
-export type { CacheOptions, ClientCertMode, ClientCertOptions } from './verify/options.ts'
+export type {
+  AdapterOptions,
+  CacheOptions,
+  ClientCertMode,
+  ClientCertOptions,
+  RefusedEvent,
+  VerifiedEvent,
+} from './verify/options.ts'
 
 /** What verification found: a certificate (or none, in `accept` mode), or a refusal. */
 export type VerifyResult =
@@ -45,6 +53,12 @@ export interface VerifyContext {
 export type ClientCertVerifier = (request: Request, context?: VerifyContext) => Promise<VerifyResult>
 
 /**
+ * A verifier whose `authorize` and hooks get `handle` as their second argument: the adapter's own
+ * handle on the request (Hono's Context, Express's req), which the core passes on untouched.
+ */
+export type AdapterVerifier<H> = (request: Request, context: VerifyContext, handle: H) => Promise<VerifyResult>
+
+/**
  * Compiles options into a verifier. Bad options throw a TypeError here, at startup, never
  * per request.
  * @example
@@ -53,30 +67,50 @@ export type ClientCertVerifier = (request: Request, context?: VerifyContext) => 
  * if (!result.ok) return problemResponse(result.error)
  */
 export function createClientCertVerifier(options: ClientCertOptions): ClientCertVerifier {
+  const verify = createAdapterVerifier<Request>(options)
+  return function verifyRequest(request: Request, context: VerifyContext = {}): Promise<VerifyResult> {
+    return verify(request, context, request)
+  }
+}
+
+/** {@link createClientCertVerifier} for an adapter: `authorize` and the hooks get `handle`. */
+export function createAdapterVerifier<H>(options: AdapterOptions<H>): AdapterVerifier<H> {
   const compiled = compileOptions(options)
   const caches = compiled.cache === null ? null : createVerdictCaches(compiled.cache, compiled.trust)
-  return function verifyRequest(request: Request, context: VerifyContext = {}): Promise<VerifyResult> {
+  const observed = compiled.onVerified !== null || compiled.onRefused !== null
+  return function verifyRequest(request: Request, context: VerifyContext, handle: H): Promise<VerifyResult> {
+    // Null without hooks: then nothing below records, allocates or reads a clock for them.
+    const trace = startTrace(observed)
     let read: SourceRead
     try {
       // Whoever is not the proxy may not speak for a client certificate at all.
       compiled.proxy?.check(context.remoteAddress, request.headers)
       const found = compiled.source.read(request.headers, compiled.limits, context.connection)
       if (found === null) {
-        if (compiled.mode === 'accept') return Promise.resolve({ ok: true, certificate: null })
-        throw new CertgateError('ERR_CERT_MISSING', 'A client certificate is required.')
+        if (compiled.mode !== 'accept') throw new CertgateError('ERR_CERT_MISSING', 'A client certificate is required.')
+        const none: VerifyResult = { ok: true, certificate: null }
+        return Promise.resolve(trace === null ? none : notify(compiled, none, trace, request, handle))
       }
       read = found
       // A returning client is answered without awaiting anything: the normal case stays cheap.
-      const cached = caches !== null && compiled.authorize === null ? answerFromCache(read, compiled, caches) : undefined
-      if (cached !== undefined) return Promise.resolve({ ok: true, certificate: cached })
+      const cached =
+        caches !== null && compiled.authorize === null ? answerFromCache(read, compiled, caches, trace) : undefined
+      if (cached !== undefined) {
+        const admitted: VerifyResult = { ok: true, certificate: cached }
+        return Promise.resolve(trace === null ? admitted : notify(compiled, admitted, trace, request, handle))
+      }
     } catch (error) {
-      return Promise.resolve(refusal(error))
+      const refused = refusal(error)
+      return Promise.resolve(trace === null ? refused : notify(compiled, refused, trace, request, handle))
     }
-    return verifyRead(read, request, compiled, caches).then(
-      (certificate): VerifyResult => ({ ok: true, certificate }),
-      refusal
-    )
+    const decided = verifyRead(read, handle, compiled, caches, trace).then(admit, refusal)
+    // The hook runs before the verifier's promise resolves, so the caller sees it done.
+    return trace === null ? decided : decided.then((result) => notify(compiled, result, trace, request, handle))
   }
+}
+
+function admit(certificate: ClientCertificate): VerifyResult {
+  return { ok: true, certificate }
 }
 
 function refusal(error: unknown): VerifyResult {
@@ -111,29 +145,57 @@ export function verifyClientCert(
  * The certificate for a request whose header and verdict are both cached, re-checked against the
  * clock; undefined when anything must be computed. Throws a cached refusal.
  */
-function answerFromCache(read: SourceRead, options: CompiledOptions, caches: VerdictCaches): ClientCertificate | undefined {
+function answerFromCache(
+  read: SourceRead,
+  options: CompiledOptions,
+  caches: VerdictCaches,
+  trace: Trace | null
+): ClientCertificate | undefined {
   const nowMs = options.now()
-  const certificate = cachedCertificate(caches, read.key, nowMs)
-  if (certificate !== undefined) checkValidity(certificate, nowMs, options.toleranceMs)
+  let certificate: ClientCertificate | undefined
+  try {
+    certificate = cachedCertificate(caches, read.key, nowMs)
+  } catch (error) {
+    // A cached refusal: onRefused still learns which certificate it was about.
+    if (trace !== null && options.onRefused !== null) trace.thumbprint = identifiedThumbprint(caches, read.key, nowMs)
+    throw error
+  }
+  if (certificate === undefined) return undefined
+  if (trace !== null) {
+    trace.thumbprint = certificate.thumbprint
+    trace.cached = true
+  }
+  checkValidity(certificate, nowMs, options.toleranceMs)
   return certificate
 }
 
+/** The leaf's SHA-256 a cached header text identifies, or null when it identifies none. */
+function identifiedThumbprint(caches: VerdictCaches, headerKey: string, nowMs: number): string | null {
+  const identity = caches.identities.get(headerKey, nowMs)
+  return identity === undefined || identity instanceof CertgateError ? null : identity.thumbprint
+}
+
 /** Identifies and judges what the proxy forwarded, through the caches. */
-async function verifyRead(
+async function verifyRead<H>(
   read: SourceRead,
-  request: Request,
-  options: CompiledOptions,
-  caches: VerdictCaches | null
+  handle: H,
+  options: CompiledOptions<H>,
+  caches: VerdictCaches | null,
+  trace: Trace | null
 ): Promise<ClientCertificate> {
   const nowMs = options.now()
   const clock = { nowMs, ttlEnd: nowMs + options.cacheTtlMs }
   const identity = await rememberIdentity(caches, read.key, clock, () => identify(read.decode(), options))
-  const { certificate: cert } = await rememberVerdict(caches, identity.verdictKey, clock, () =>
-    judge(identity, nowMs, options)
-  )
+  if (trace !== null) trace.thumbprint = identity.thumbprint
+  let judged = false
+  const { certificate: cert } = await rememberVerdict(caches, identity.verdictKey, clock, () => {
+    judged = true
+    return judge(identity, nowMs, options)
+  })
+  if (trace !== null) trace.cached = !judged
   // A cached verdict is re-checked against the clock, so time can only turn it into a refusal.
   checkValidity(cert, nowMs, options.toleranceMs)
-  if (options.authorize !== null && !(await authorized(options.authorize, cert, request))) {
+  if (options.authorize !== null && !(await authorized(options.authorize, cert, handle))) {
     throw notAllowed()
   }
   return cert
@@ -144,13 +206,13 @@ async function verifyRead(
  * it throws is a bug in the hook, ERR_AUTHORIZE_FAILED with the error as cause, so that it is
  * neither mistaken for a refusal of the client nor remembered (hook results never are).
  */
-async function authorized(
-  authorize: NonNullable<CompiledOptions['authorize']>,
+async function authorized<H>(
+  authorize: NonNullable<CompiledOptions<H>['authorize']>,
   cert: ClientCertificate,
-  request: Request
+  handle: H
 ): Promise<boolean> {
   try {
-    return (await authorize(cert, request)) === true
+    return (await authorize(cert, handle)) === true
   } catch (error) {
     if (isCertgateError(error)) throw error
     throw new CertgateError('ERR_AUTHORIZE_FAILED', 'The authorization check failed.', { cause: error })

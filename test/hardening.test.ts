@@ -6,9 +6,9 @@ import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import { clientCert, type ClientCertEnv } from '../src/adapters/hono.ts'
+import { clientCert, type ClientCertEnv, type ClientCertMiddlewareOptions } from '../src/adapters/hono.ts'
 import { BoundedCache } from '../src/cache.ts'
-import { CertgateError, type ClientCertificate, type ClientCertOptions, withClientCert } from '../src/index.ts'
+import { CertgateError, type ClientCertificate, withClientCert } from '../src/index.ts'
 import { createTestPki, type TestCertificate, xfccHeader } from '../src/testing/index.ts'
 import { readCertificateFields } from '../src/x509/fields.ts'
 import { BENCH_CN, envoyHeader, makeTemplate, type Template, variantDer } from '../bench/fixtures.ts'
@@ -25,7 +25,7 @@ async function problemCode(res: Response): Promise<unknown> {
 }
 
 /** A Hono app whose handler hands each request's certificate to `handle`, then answers its JSON. */
-function appWith(options: ClientCertOptions, handle: (cert: ClientCertificate) => void = () => {}): Hono<ClientCertEnv> {
+function appWith(options: ClientCertMiddlewareOptions, handle: (cert: ClientCertificate) => void = () => {}): Hono<ClientCertEnv> {
   const app = new Hono<ClientCertEnv>()
   app.use('/api/*', clientCert(options))
   app.get('/api/cert-info', (c) => {

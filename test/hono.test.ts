@@ -394,13 +394,13 @@ describe('clientCert middleware', () => {
       await assertRefused(await get(any, xfccHeader(expired)), 'ERR_CERT_EXPIRED')
     })
 
-    it('authorize decides after the allowlist, with the certificate and the request', async () => {
+    it('authorize decides after the allowlist, with the certificate and the Hono Context', async () => {
       const seen: string[] = []
       const hooked = appWith({
         allow: { commonNames: [ALLOWED_CN] },
-        authorize: (cert, request) => {
-          seen.push(`${cert.commonName} ${new URL(request.url).pathname}`)
-          return request.headers.get('x-tenant') === 'contoso'
+        authorize: (cert, c) => {
+          seen.push(`${cert.commonName} ${c.req.path}`)
+          return c.req.header('x-tenant') === 'contoso'
         },
       })
       const header = xfccHeader(allowed)

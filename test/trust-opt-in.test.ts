@@ -9,7 +9,7 @@
 import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { withClientCert } from '../src/adapters/fetch.ts'
-import { clientCert } from '../src/adapters/hono.ts'
+import { clientCert, type ClientCertMiddlewareOptions } from '../src/adapters/hono.ts'
 import { type ClientCertOptions, createClientCertVerifier, createTrustVerifier, verifyClientCert } from '../src/index.ts'
 import { createTestPki, type TestPki, xfccHeader } from '../src/testing/index.ts'
 
@@ -34,7 +34,7 @@ describe('trust: opt-in by import', () => {
     const options = oldStyle({ roots: [pki.root.pem] })
     assert.throws(() => createClientCertVerifier(options), INSTEAD)
     assert.throws(() => withClientCert(() => new Response('ok'), options), INSTEAD)
-    assert.throws(() => clientCert(options), INSTEAD)
+    assert.throws(() => clientCert(options as ClientCertMiddlewareOptions), INSTEAD)
     // verifyClientCert compiles its options on first use, and throws there as the others do.
     assert.throws(() => verifyClientCert(new Request('http://localhost/'), options), INSTEAD)
   })

@@ -4,13 +4,19 @@
  * problem+json.
  * @module
  */
-import type { Context, MiddlewareHandler } from 'hono'
+import type { Context, Env, MiddlewareHandler } from 'hono'
 import type { GetConnInfo } from 'hono/conninfo'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ClientCertificate } from '../x509/certificate.ts'
 import type { CertgateError } from '../errors.ts'
-import { type ClientCertMode, type ClientCertOptions, createClientCertVerifier } from '../verify.ts'
+import {
+  type ClientCertMode,
+  type ClientCertOptions,
+  createAdapterVerifier,
+  type RefusedEvent,
+  type VerifiedEvent,
+} from '../verify.ts'
 import { defaultRefusal } from './refusal.ts'
 
 /**
@@ -27,10 +33,25 @@ export type ClientCertEnv<M extends ClientCertMode = 'require'> = {
   Variables: { clientCert: M extends 'accept' ? ClientCertificate | null : ClientCertificate }
 }
 
-/** Options for {@link clientCert}. */
-export interface ClientCertMiddlewareOptions<M extends ClientCertMode = 'require'>
-  extends ClientCertOptions {
+/**
+ * Options for {@link clientCert}: the core's, with `authorize` and the hooks handed the Hono
+ * Context. `E` is the app's Env (`Bindings`, `Variables`), so that they read `c.env` and `c.var`
+ * typed: `clientCert<'require', AppEnv>({ … })`, or annotate `c: Context<AppEnv>`.
+ */
+export interface ClientCertMiddlewareOptions<M extends ClientCertMode = 'require', E extends Env = Env>
+  extends Omit<ClientCertOptions, 'authorize' | 'onVerified' | 'onRefused' | 'mode'> {
   mode?: M
+  /**
+   * Your own decision, after the checks and the allowlist, with the Hono Context: `c.env` for the
+   * runtime's bindings, `c.var` for what earlier middleware set, `c.req` for the request. False
+   * refuses (ERR_CERT_NOT_ALLOWED); a CertgateError thrown refuses with its code; anything else
+   * thrown is ERR_AUTHORIZE_FAILED (500). Never cached: it runs on every request.
+   */
+  authorize?: (cert: ClientCertificate, c: Context<E>) => boolean | Promise<boolean>
+  /** Observes each admitted request (see `ClientCertOptions.onVerified`), with the Context. */
+  onVerified?: (event: VerifiedEvent, c: Context<E>) => void
+  /** Observes each refused request (see `ClientCertOptions.onRefused`), with the Context. */
+  onRefused?: (event: RefusedEvent, c: Context<E>) => void
   /**
    * Shapes the refusal; its Response is sent as is. Default: the `application/problem+json`
    * response for the error (403 for a refusal; 500 for an authorize hook that threw, which is
@@ -50,7 +71,9 @@ export interface ClientCertMiddlewareOptions<M extends ClientCertMode = 'require
  *
  * @param {ClientCertMiddlewareOptions} options - what to accept; see `ClientCertOptions`.
  * @param {AllowList | 'any-valid'} [options.allow] - lists of which any may match.
- * @param {Function} [options.authorize] - your own decision after the checks.
+ * @param {Function} [options.authorize] - your own decision after the checks: `(cert, c) => boolean`.
+ * @param {Function} [options.onVerified] - observes each admitted request: `(event, c) => void`.
+ * @param {Function} [options.onRefused] - observes each refused request: `(event, c) => void`.
  * @param {'require' | 'accept'} [options.mode='require'] - `accept` lets requests without a certificate through.
  * @param {string} [options.header='x-forwarded-client-cert'] - the header the proxy writes.
  * @param {Function} [options.onError] - shapes the refusal response.
@@ -67,17 +90,19 @@ export interface ClientCertMiddlewareOptions<M extends ClientCertMode = 'require
  * app.get('/api/cert-info', (c) => c.json(c.var.clientCert))
  * ```
  */
-export const clientCert = <M extends ClientCertMode = 'require'>(
-  options: ClientCertMiddlewareOptions<M>
-): MiddlewareHandler<ClientCertEnv<M>> => {
-  const verify = createClientCertVerifier(options)
+export const clientCert = <M extends ClientCertMode = 'require', E extends Env = Env>(
+  options: ClientCertMiddlewareOptions<M, E>
+): MiddlewareHandler<E & ClientCertEnv<M>> => {
+  const verify = createAdapterVerifier<Context<E>>(options)
   const { onError, getConnInfo } = options
   if (options.trustedProxies !== undefined && getConnInfo === undefined) {
     throw new TypeError('trustedProxies needs getConnInfo (from @hono/node-server/conninfo, hono/bun or hono/deno).')
   }
   return async function clientCert(c, next) {
     const remoteAddress = getConnInfo === undefined ? undefined : remoteAddressOf(getConnInfo, c)
-    const result = await verify(c.req.raw, { remoteAddress, connection: c.env })
+    // The same Context, seen before the middleware sets clientCert: Hono's Context is invariant in
+    // its Env, so the hooks' `Context<E>` is reached through the untyped one.
+    const result = await verify(c.req.raw, { remoteAddress, connection: c.env }, c as Context)
     if (!result.ok) {
       const res = onError ? await onError(result.error, c) : defaultRefusal(result.error)
       // HTTPException answers with its own status, so it must carry the response's.

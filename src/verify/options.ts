@@ -4,6 +4,7 @@
  * @module
  */
 import type { ClientCertificate } from '../x509/certificate.ts'
+import type { CertgateError } from '../errors.ts'
 import type { Purpose } from '../x509/purpose.ts'
 import { type AllowList, type CompiledAllowList, compileAllowList } from '../policy.ts'
 import { createProxyCheck, type ProxyCheck } from '../proxy/check.ts'
@@ -28,6 +29,15 @@ export interface ClientCertOptions {
    * Its answer is never cached: it runs on every request.
    */
   authorize?: (cert: ClientCertificate, request: Request) => boolean | Promise<boolean>
+  /**
+   * Observes each admitted request, once, after the decision (metrics, audit logs). It cannot
+   * change the decision: its return value is ignored, and what it throws or a promise it returns
+   * rejects with is logged with console.error, never sent. Runs before the verifier's promise
+   * resolves. Unset, it costs nothing (not even a clock read).
+   */
+  onVerified?: (event: VerifiedEvent) => void
+  /** Observes each refused request, once, after the decision; contained like `onVerified`. */
+  onRefused?: (event: RefusedEvent) => void
   /** `require` (default) refuses a request without a certificate; `accept` lets it through with none. */
   mode?: ClientCertMode
   /**
@@ -91,6 +101,46 @@ export interface ClientCertOptions {
   trust?: TrustVerifier
 }
 
+/** What `onVerified` receives: a request the verifier admitted. */
+export interface VerifiedEvent {
+  /** The certificate admitted; null in `accept` mode for a request without one. */
+  readonly certificate: ClientCertificate | null
+  readonly request: Request
+  /** The leaf's SHA-256, uppercase hex (the certificate's `thumbprint`); null without one. */
+  readonly thumbprint: string | null
+  /** The certificate's verdict came from the cache: nothing was parsed or validated for it. */
+  readonly cached: boolean
+  /** From the verifier's call to its decision, in ms (`performance.now()`). */
+  readonly durationMs: number
+}
+
+/** What `onRefused` receives: a request the verifier refused. */
+export interface RefusedEvent {
+  /** The refusal: its `code`, `status` and, for a server fault, `cause`. */
+  readonly error: CertgateError
+  readonly request: Request
+  /**
+   * The leaf's SHA-256, uppercase hex, when the certificate was read and identified (a refusal
+   * by trust, revocation, expiry or the allowlist, from the cache or not); null when the refusal
+   * came first (no or malformed header, untrusted proxy) or the header's own hash disagreed with
+   * its certificate (`ERR_CERT_HASH_MISMATCH`: which of the two would it be?).
+   */
+  readonly thumbprint: string | null
+  /** From the verifier's call to its decision, in ms (`performance.now()`). */
+  readonly durationMs: number
+}
+
+/**
+ * The options as an adapter takes them: `authorize` and the hooks receive the adapter's own
+ * handle on the request (Hono's Context, Express's req, Fastify's request) as second argument.
+ * `ClientCertOptions` is `AdapterOptions<Request>` with the hooks' second argument left unsaid.
+ */
+export type AdapterOptions<H> = Omit<ClientCertOptions, 'authorize' | 'onVerified' | 'onRefused'> & {
+  authorize?: (cert: ClientCertificate, handle: H) => boolean | Promise<boolean>
+  onVerified?: (event: VerifiedEvent, handle: H) => void
+  onRefused?: (event: RefusedEvent, handle: H) => void
+}
+
 /** Bounds for the verifier's caches. */
 export interface CacheOptions {
   maxEntries?: number
@@ -98,10 +148,15 @@ export interface CacheOptions {
   ttlSeconds?: number
 }
 
-/** The options as a request reads them: validated, defaults applied, lists compiled. */
-export interface CompiledOptions {
+/**
+ * The options as a request reads them: validated, defaults applied, lists compiled. `H` is what
+ * `authorize` and the hooks get as second argument; code that calls neither takes the default.
+ */
+export interface CompiledOptions<H = never> {
   readonly allow: CompiledAllowList | 'any-valid' | null
-  readonly authorize: NonNullable<ClientCertOptions['authorize']> | null
+  readonly authorize: NonNullable<AdapterOptions<H>['authorize']> | null
+  readonly onVerified: NonNullable<AdapterOptions<H>['onVerified']> | null
+  readonly onRefused: NonNullable<AdapterOptions<H>['onRefused']> | null
   readonly mode: ClientCertMode
   readonly source: CertificateSource
   readonly proxy: ProxyCheck | null
@@ -116,10 +171,12 @@ export interface CompiledOptions {
 }
 
 /** Validates options and applies their defaults; throws a TypeError naming a bad option. */
-export function compileOptions(options: ClientCertOptions): CompiledOptions {
+export function compileOptions<H>(options: AdapterOptions<H>): CompiledOptions<H> {
   const {
     allow,
     authorize,
+    onVerified,
+    onRefused,
     mode = 'require',
     source,
     header,
@@ -139,6 +196,9 @@ export function compileOptions(options: ClientCertOptions): CompiledOptions {
     throw new TypeError(`mode must be 'require' or 'accept', not ${JSON.stringify(mode)}.`)
   }
   const compiledAllow = compileAdmission(allow, authorize)
+  for (const [name, hook] of [['onVerified', onVerified], ['onRefused', onRefused]] as const) {
+    if (hook !== undefined && typeof hook !== 'function') throw new TypeError(`${name} must be a function.`)
+  }
   assertPositiveInteger('maxHeaderBytes', maxHeaderBytes)
   assertPositiveInteger('maxChainLength', maxChainLength)
   if (!Number.isFinite(clockToleranceSeconds) || clockToleranceSeconds < 0) {
@@ -156,6 +216,8 @@ export function compileOptions(options: ClientCertOptions): CompiledOptions {
   return {
     allow: compiledAllow,
     authorize: authorize ?? null,
+    onVerified: onVerified ?? null,
+    onRefused: onRefused ?? null,
     mode,
     source: source ?? xfccSource({ header, element, maxElements }),
     proxy: createProxyCheck({ trustedProxies, sharedSecret: proxySecret }),
@@ -172,10 +234,7 @@ export function compileOptions(options: ClientCertOptions): CompiledOptions {
 }
 
 /** The allowlist, compiled; `allow` and `authorize` that together would admit nobody are refused. */
-function compileAdmission(
-  allow: ClientCertOptions['allow'],
-  authorize: ClientCertOptions['authorize']
-): CompiledOptions['allow'] {
+function compileAdmission(allow: ClientCertOptions['allow'], authorize: unknown): CompiledOptions['allow'] {
   if (allow !== undefined && allow !== 'any-valid' && (typeof allow !== 'object' || allow === null)) {
     throw new TypeError("allow must be an allowlist object or 'any-valid'.")
   }
