@@ -318,8 +318,8 @@ async function startService(
     throw new Error(`${(error as Error).message}\nservice output:\n${output}`)
   })
 
-  // Take the address from the line itself: it is what the service says it bound.
-  const url = /listening on (http:\/\/\S+)/.exec(startLine)![1]!
+  // Take the address from the line itself (a JSON log line): it is what the service says it bound.
+  const url = String((JSON.parse(startLine) as { url: unknown }).url)
   return { child, url, startLine, output: () => output }
 }
 

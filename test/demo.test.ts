@@ -74,7 +74,7 @@ describe('npm run demo', { skip: SKIP }, () => {
   })
 
   it('starts the service with an explicit allowlist, refusing Dapr-invoked requests', () => {
-    shows(/listening on .*Dapr-invoked requests refused, 0 allowed thumbprints, 1 allowed common/)
+    shows(/listening on .*"dapr_invoked":"refused","allowed_thumbprints":0,"allowed_common_names":1,/)
   })
 
   it('shows the XFCC element injected through a URI SAN refused', () => {

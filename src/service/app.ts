@@ -8,13 +8,23 @@
  * @module
  */
 import { Hono } from 'hono'
-import type { Context, ErrorHandler, Handler, MiddlewareHandler, NotFoundHandler } from 'hono'
+import type { Context, ErrorHandler, Handler, MiddlewareHandler } from 'hono'
 import type { GetConnInfo } from 'hono/conninfo'
 import { HTTPException } from 'hono/http-exception'
 import { clientCert } from '../adapters/hono.ts'
-import { CertgateError, createTrustVerifier, isCertgateError, problemResponse, sourceByName } from '../index.ts'
+import {
+  CertgateError,
+  createTrustVerifier,
+  isCertgateError,
+  problemResponse,
+  sourceByName,
+  type TrustVerifier,
+} from '../index.ts'
 import type { ServiceConfig } from './config.ts'
+import { consoleSink, createLogger, type Logger } from './log.ts'
+import type { ServiceMetrics } from './metrics.ts'
 import { daprInvokeUrl, getJson, type OutboundOptions } from './outbound.ts'
+import { logFailure, logRefusal, logUnexpected } from './request-log.ts'
 import { traceHeaders } from './trace-context.ts'
 
 /** What the service may be given instead of the globals; tests and demos pass their own. */
@@ -25,7 +35,17 @@ export interface ServiceDeps {
    * required when `trustedProxies` is configured, as the check needs the peer's address.
    */
   getConnInfo?: GetConnInfo
+  /**
+   * The verifier for `config.trust`, when the caller keeps it (to reload its material and close
+   * it); without it the app builds its own from `config.trust`.
+   */
+  trust?: TrustVerifier
+  /** Where the request lines go. Default: JSON lines on the console. */
+  log?: Logger
+  /** Counts verified and refused requests; none by default. */
+  metrics?: ServiceMetrics | null
 }
+
 
 /** `/cert-info` in `accept` mode without a certificate: the keys clients read, both null. */
 const NO_CERTIFICATE_INFO = Object.freeze({ thumbprint: null, common_name: null })
@@ -48,6 +68,10 @@ const DAPR_INVOKED_HEADERS = ['dapr-caller-app-id', 'dapr-callee-app-id'] as con
  * ```
  */
 export function createServiceApp(config: ServiceConfig, deps: ServiceDeps = {}): Hono {
+  const log = deps.log ?? createLogger(consoleSink(console))
+  const metrics = deps.metrics ?? null
+  // The requests whose refusal the certificate check's hook logged: onError must not log them again.
+  const logged = new WeakSet<Request>()
   const app = new Hono()
   app.get('/health', health)
   // Registered after /health, whose handler answers without calling next().
@@ -60,17 +84,28 @@ export function createServiceApp(config: ServiceConfig, deps: ServiceDeps = {}):
       },
       mode: config.clientCertMode,
       source: sourceByName(config.clientCertSource),
-      // Built here, once per app: the CA bundle was checked when the configuration was parsed.
-      trust: config.trust === null ? undefined : createTrustVerifier(config.trust),
+      // Built once per app: the CA bundle was checked when the configuration was parsed.
+      trust: deps.trust ?? (config.trust === null ? undefined : createTrustVerifier(config.trust)),
       trustedProxies: config.trustedProxies ?? undefined,
       getConnInfo: deps.getConnInfo,
+      onVerified: metrics === null ? undefined : (event) => metrics.verified(event),
+      onRefused(event) {
+        logRefusal(log, event.error, event.request, event.thumbprint)
+        const { code, status } = event.error
+        metrics?.refused({ code, status, durationMs: event.durationMs })
+        logged.add(event.request)
+      },
     })
   )
   app.get('/cert-info', certInfo)
   app.get('/call-backend/dapr', daprRoute(config, deps))
   app.get('/call-backend/direct', directRoute(config, deps))
-  app.notFound(notFound)
-  app.onError(onError)
+  app.notFound((c) => {
+    const error = new CertgateError('ERR_NOT_FOUND', 'There is no route for this method and path.')
+    logFailure(log, error, c.req.raw)
+    return problemResponse(error)
+  })
+  app.onError(serviceErrorHandler(log, metrics, logged))
   return app
 }
 
@@ -131,18 +166,35 @@ function outboundOptions(
   return { timeoutMs: config.outboundTimeoutMs, headers, fetch: deps.fetch }
 }
 
-/** Unknown routes: 404 problem+json. Reached only with a certificate the check accepted. */
-const notFound: NotFoundHandler = function notFound(): Response {
-  return problemResponse(new CertgateError('ERR_NOT_FOUND', 'There is no route for this method and path.'))
-}
-
 /**
- * Coded errors (the certificate check's refusals, outbound failures) as their problem+json; any
- * other error as a bare 500 that shows nothing of it, logged for the operator.
+ * Coded errors (the certificate check's refusals, the Dapr refusal, outbound failures) as their
+ * problem+json; any other error as a bare 500 that shows nothing of it. Each logged once: the
+ * certificate check's refusals by its hook already, the rest here.
  */
-export const onError: ErrorHandler = function onError(error: Error): Response {
-  if (error instanceof HTTPException) return error.getResponse()
-  if (isCertgateError(error)) return problemResponse(error)
-  console.error('certgate service: unexpected error', error)
-  return problemResponse(new CertgateError('ERR_INTERNAL', 'The service failed to handle the request.'))
+export function serviceErrorHandler(
+  log: Logger,
+  metrics: ServiceMetrics | null = null,
+  logged: WeakSet<Request> = new WeakSet()
+): ErrorHandler {
+  return function onError(error: Error, c: Context): Response {
+    const request = c.req.raw
+    if (error instanceof HTTPException) {
+      // The certificate check's refusal; its cause is the CertgateError.
+      if (!logged.has(request) && isCertgateError(error.cause)) {
+        logRefusal(log, error.cause, request, null)
+      }
+      return error.getResponse()
+    }
+    if (isCertgateError(error)) {
+      if (error.status === 403) {
+        logRefusal(log, error, request, null)
+        metrics?.refused({ code: error.code, status: error.status })
+      } else {
+        logFailure(log, error, request)
+      }
+      return problemResponse(error)
+    }
+    logUnexpected(log, error, request)
+    return problemResponse(new CertgateError('ERR_INTERNAL', 'The service failed to handle the request.'))
+  }
 }

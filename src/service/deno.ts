@@ -9,14 +9,15 @@
  * @module
  */
 import { getConnInfo } from 'hono/deno'
-import { createServiceApp } from './app.ts'
-import { loadConfigOrExit, startupLine } from './startup.ts'
+import { consoleSink, createLogger, routeConsole } from './log.ts'
+import { loadConfigOrExit, logStartup, startService } from './startup.ts'
 
 // Only what this file uses of Deno's API; our tsconfig has no Deno types.
 declare const Deno: {
   env: { toObject(): Record<string, string> }
   exit(code: number): never
   readFileSync(path: string): Uint8Array
+  readFile(path: string): Promise<Uint8Array>
   addSignalListener(signal: 'SIGTERM' | 'SIGINT', handler: () => void): void
   serve(
     options: {
@@ -30,22 +31,32 @@ declare const Deno: {
 
 const SHUTDOWN_TIMEOUT_MS = 10_000
 
+const log = createLogger(consoleSink(console))
+routeConsole(console, log)
 const env = Deno.env.toObject()
-const config = loadConfigOrExit(env, Deno.exit, (path) => Deno.readFileSync(path))
+const config = loadConfigOrExit(env, Deno.exit, log, (path) => Deno.readFileSync(path))
+const service = await startService(config, {
+  getConnInfo,
+  readFile: (path) => Deno.readFile(path),
+  log,
+})
 const server = Deno.serve(
   {
     port: config.port,
     hostname: env.HOST ?? '0.0.0.0',
-    onListen: ({ hostname, port }) => console.log(startupLine(config, { address: hostname, port })),
+    onListen: ({ hostname, port }) => logStartup(log, config, { address: hostname, port }),
   },
   // Deno passes the connection info (remoteAddr) as the handler's second argument, Hono's env.
-  createServiceApp(config, { getConnInfo }).fetch
+  service.app.fetch
 )
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   Deno.addSignalListener(signal, () => {
     // Deno.serve has no forced close; past the bound, exiting drops what is left.
     setTimeout(() => Deno.exit(0), SHUTDOWN_TIMEOUT_MS)
-    void server.shutdown().then(() => Deno.exit(0))
+    void server.shutdown().then(() => {
+      service.close()
+      Deno.exit(0)
+    })
   })
 }

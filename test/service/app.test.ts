@@ -9,7 +9,8 @@ import assert from 'node:assert/strict'
 import { Hono } from 'hono'
 import type { ConnInfo, GetConnInfo } from 'hono/conninfo'
 import { parseServiceConfig, type ServiceConfig } from '../../src/service/config.ts'
-import { createServiceApp, onError } from '../../src/service/app.ts'
+import { createServiceApp, serviceErrorHandler } from '../../src/service/app.ts'
+import { createLogger } from '../../src/service/log.ts'
 import { traceHeaders } from '../../src/service/trace-context.ts'
 import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../../src/testing/index.ts'
 import { createTestCrl } from '../support/pki.ts'
@@ -506,22 +507,15 @@ describe('reference service', () => {
   })
 })
 
-describe('onError', () => {
-  it('turns an unexpected error into a bare 500 problem, logged', BOUNDED, async () => {
+describe('serviceErrorHandler', () => {
+  it('turns an unexpected error into a bare 500 problem, logged once', BOUNDED, async () => {
     const app = new Hono()
     app.get('/boom', () => {
       throw new Error('secret internals at /srv/app.ts:12')
     })
-    app.onError(onError)
-    const logged: unknown[][] = []
-    const original = console.error
-    console.error = (...args: unknown[]): void => void logged.push(args)
-    let res: Response
-    try {
-      res = await app.request('/boom')
-    } finally {
-      console.error = original
-    }
+    const logged: string[] = []
+    app.onError(serviceErrorHandler(createLogger((line) => logged.push(line))))
+    const res = await app.request('/boom?token=abc')
     const text = await res.text()
     assert.equal(res.status, 500)
     assert.equal(res.headers.get('content-type'), 'application/problem+json')
@@ -534,6 +528,15 @@ describe('onError', () => {
       code: 'ERR_INTERNAL',
     })
     assert.equal(logged.length, 1)
+    const line = JSON.parse(logged[0]!) as Record<string, unknown>
+    assert.equal(line.level, 'error')
+    assert.equal(line.msg, 'unexpected error')
+    assert.equal(line.code, 'ERR_INTERNAL')
+    assert.equal(line.status, 500)
+    assert.equal(line.path, '/boom')
+    // The operator sees the error; the client did not.
+    assert.equal((line.error as { message: string }).message, 'secret internals at /srv/app.ts:12')
+    assert.ok(!logged[0]!.includes('token=abc'))
   })
 })
 

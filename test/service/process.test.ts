@@ -108,6 +108,18 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
+/** Each line of `text` parsed as JSON; fails on a line that is not a JSON object. */
+function jsonLines(text: string): Array<Record<string, unknown>> {
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const value = JSON.parse(line) as unknown
+      assert.ok(typeof value === 'object' && value !== null && !Array.isArray(value), line)
+      return value as Record<string, unknown>
+    })
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
@@ -220,8 +232,12 @@ describe('service processes', { skip }, () => {
     })
     const exit = await within(service.exited, START_TIMEOUT_MS, 'exit on a missing CA bundle')
     assert.equal(exit.code, 1, service.stderr())
-    const named = /TRUSTED_CA_CERTS: cannot read ".*no-such-ca-bundle\.pem" \(ENOENT\)/
-    assert.match(service.stderr(), named)
+    // One JSON line at level error, its issues one per bad variable.
+    const lines = jsonLines(service.stderr())
+    assert.equal(lines.length, 1, service.stderr())
+    assert.equal(lines[0]!.level, 'error')
+    assert.match(String(lines[0]!.msg), /^Invalid configuration \(1 problem\):/)
+    assert.deepEqual(lines[0]!.issues, [`TRUSTED_CA_CERTS: cannot read "${missing}" (ENOENT)`])
     assert.doesNotMatch(service.stdout(), /listening/)
   })
 
@@ -236,13 +252,29 @@ describe('service processes', { skip }, () => {
       // The test connects from 127.0.0.1: a 200 proves Node's getConnInfo reaches the check.
       TRUSTED_PROXY_CIDRS: '127.0.0.1/32',
     })
-    const startLine = await service.line(/listening on/)
-    assert.equal(
-      startLine,
-      `certgate service listening on http://127.0.0.1:${port} ` +
-        '(client-cert mode require, source xfcc, Dapr-invoked requests refused, ' +
-        '1 allowed thumbprint, 1 allowed common name, ' +
-        'trust off, 1 trusted proxy range)'
+    const startLine = JSON.parse(await service.line(/listening on/)) as Record<string, unknown>
+    assert.equal(startLine.level, 'info')
+    assert.match(String(startLine.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    assert.deepEqual(
+      { ...startLine, time: undefined },
+      {
+        level: 'info',
+        time: undefined,
+        msg: `certgate service listening on http://127.0.0.1:${port}`,
+        url: `http://127.0.0.1:${port}`,
+        client_cert_mode: 'require',
+        client_cert_source: 'xfcc',
+        dapr_invoked: 'refused',
+        allowed_thumbprints: 1,
+        allowed_common_names: 1,
+        trust: 'off',
+        trust_roots: 0,
+        trust_intermediates: 0,
+        trust_crls: 0,
+        trust_reload_seconds: 0,
+        trust_files_watched: 0,
+        trusted_proxy_ranges: 1,
+      }
     )
     assert.ok(!service.stdout().toLowerCase().includes(pinned.thumbprint.toLowerCase()))
 
@@ -306,7 +338,7 @@ describe('service processes', { skip }, () => {
       ALLOWED_CERT_COMMON_NAMES: ALLOWED_CN,
       TRUSTED_PROXY_CIDRS: '127.0.0.1/32',
     })
-    await service.line(new RegExp(`listening on http://127\\.0\\.0\\.1:${port} `))
+    await service.line(new RegExp(`listening on http://127\\.0\\.0\\.1:${port}"`))
     await assertServes(port, allowed)
     service.child.kill('SIGTERM')
     const exit = await within(service.exited, EXIT_TIMEOUT_MS, 'bun exit')
@@ -321,7 +353,7 @@ describe('service processes', { skip }, () => {
       ALLOWED_CERT_COMMON_NAMES: ALLOWED_CN,
       TRUSTED_PROXY_CIDRS: '127.0.0.1/32',
     })
-    await service.line(new RegExp(`listening on http://127\\.0\\.0\\.1:${port} `))
+    await service.line(new RegExp(`listening on http://127\\.0\\.0\\.1:${port}"`))
     await assertServes(port, allowed)
     service.child.kill('SIGTERM')
     const exit = await within(service.exited, EXIT_TIMEOUT_MS, 'deno exit')
