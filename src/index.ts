@@ -49,7 +49,15 @@ export {
   type XfccElementChoice,
 } from './sources/index.ts'
 export { type CaBundle, readCaBundle } from './trust/ca-bundle.ts'
-export { createTrustVerifier, type TrustOptions, type TrustVerdict, type TrustVerifier } from './trust/verifier.ts'
+export {
+  createTrustVerifier,
+  type TrustMaterial,
+  type TrustOptions,
+  type TrustVerdict,
+  type TrustVerifier,
+} from './trust/verifier.ts'
+export { trustFileContents } from './trust/trust-files.ts'
+export { type TrustFilesWatcher, watchTrustFiles, type WatchTrustFilesOptions } from './trust/watch.ts'
 export { decodeCrls } from './x509/crl.ts'
 export type { CertificateFields } from './x509/fields.ts'
 export { encodeXfccPem, formatXfcc } from './xfcc/format.ts'

@@ -15,6 +15,8 @@
  *
  * Fetching is `crl-fetcher.ts`'s; a fetched CRL is checked here — its issuer, the CA's cRLSign,
  * its signature — before the fetcher keeps it, so a forged answer is an outage, never a verdict.
+ * The fetcher keeps it under the key that verified it, and its issuer and cRLSign are checked
+ * again on each use, so one kept across a change of trust material counts only for that key.
  * A refusal that rests on a fetch says until when ({@link refusalRetryAt}), so no cache keeps it
  * past the next fetch.
  * @module
@@ -82,8 +84,11 @@ export class RevocationChecker {
   readonly #stale: 'refuse' | 'ignore'
   readonly #fetcher: CrlFetcher | null
 
-  /** Parses configured CRLs; bad options throw TypeError naming the problem. */
-  constructor(options: RevocationOptions) {
+  /**
+   * Parses configured CRLs; bad options throw TypeError naming the problem. `shared`: the fetcher
+   * of the checker this one replaces (see {@link withCrls}).
+   */
+  constructor(options: RevocationOptions, shared?: { readonly fetcher: CrlFetcher | null }) {
     const { crls = [], staleCrl = 'refuse', fetchCrls } = options
     if (staleCrl !== 'refuse' && staleCrl !== 'ignore') {
       throw new TypeError("trust.staleCrl must be 'refuse' or 'ignore'.")
@@ -99,7 +104,21 @@ export class RevocationChecker {
         }
       }
     })
-    this.#fetcher = fetchCrls === undefined ? null : new CrlFetcher(fetchCrls)
+    if (shared !== undefined) this.#fetcher = shared.fetcher
+    else this.#fetcher = fetchCrls === undefined ? null : new CrlFetcher(fetchCrls)
+  }
+
+  /**
+   * A checker with other configured CRLs, the same settings and the same fetcher: what it
+   * downloaded stays cached, each CRL bound to the issuer key that verified it.
+   */
+  withCrls(crls: ReadonlyArray<string | Uint8Array>): RevocationChecker {
+    return new RevocationChecker({ crls, staleCrl: this.#stale }, { fetcher: this.#fetcher })
+  }
+
+  /** Stops the fetcher's background work; the checker still answers. */
+  close(): void {
+    this.#fetcher?.close()
   }
 
   /** True when there is anything to check. */
@@ -180,6 +199,9 @@ export class RevocationChecker {
         continue
       }
       try {
+        // Kept under the key that verified its signature; the rest is this link's to re-check,
+        // as the CA it was kept for may since have been replaced by one with the same key.
+        requireApplies(fetched.crl, link)
         return Math.min(fetched.expiresAt, this.#apply(fetched.crl, link, nowMs, toleranceMs))
       } catch (error) {
         // Not current yet or any more: the next download may be, so the refusal lasts until then.
@@ -204,12 +226,18 @@ function addTo(map: Map<string, ConfiguredCrl[]>, key: string, entry: Configured
  * id, no other key's id, and signed by the issuer, which may sign CRLs.
  */
 async function requireIssued(crl: CertificateList, link: RevocationLink): Promise<void> {
+  requireApplies(crl, link)
+  await requireSigned({ crl, verdicts: new WeakMap() }, link)
+}
+
+/** Throws ERR_CRL_INVALID unless the CRL names the link's issuer (Name bytes or key id), no other key. */
+function requireApplies(crl: CertificateList, link: RevocationLink): void {
   const ski = link.issuer.subjectKeyIdentifier
   const named =
     crl.issuerNameKey === link.extras.issuerNameKey ||
     (ski !== null && crl.authorityKeyIdentifier === ski)
   if (!named || !sameAuthority(crl, link)) throw invalidCrl('CRL from another issuer')
-  await requireSigned({ crl, verdicts: new WeakMap() }, link)
+  requireCrlSign(link)
 }
 
 /** False when both the CRL and the issuing CA name a key, and the keys differ. */
@@ -220,16 +248,22 @@ function sameAuthority(crl: CertificateList, link: RevocationLink): boolean {
 
 /** Throws ERR_CRL_INVALID unless the link's issuer may sign CRLs and signed this one. */
 async function requireSigned(entry: ConfiguredCrl, link: RevocationLink): Promise<void> {
-  const { keyUsage, signer } = link.issuer
-  if (keyUsage !== null && (keyUsage & KEY_USAGE_CRL_SIGN) === 0) {
-    throw invalidCrl('issuer lacks cRLSign')
-  }
+  requireCrlSign(link)
+  const { signer } = link.issuer
   let verdict = entry.verdicts.get(signer)
   if (verdict === undefined) {
     verdict = verifySignature(entry.crl.signedObject, signer)
     entry.verdicts.set(signer, verdict)
   }
   if ((await verdict) !== 'valid') throw invalidCrl('CRL signature does not verify')
+}
+
+/** Throws ERR_CRL_INVALID when the link's issuer has a keyUsage without cRLSign. */
+function requireCrlSign(link: RevocationLink): void {
+  const { keyUsage } = link.issuer
+  if (keyUsage !== null && (keyUsage & KEY_USAGE_CRL_SIGN) === 0) {
+    throw invalidCrl('issuer lacks cRLSign')
+  }
 }
 
 /** The CRLs of one `trust.crls` entry; throws TypeError naming `what`. */

@@ -14,12 +14,13 @@
  */
 import { DEFAULT_SIGNATURE_BUDGET, SignatureBudget, type SignatureMeter } from './budget.ts'
 import { PathCandidates } from './candidates.ts'
-import { type Edge, EdgeSignatures, edgesOf, type PathSignatures } from './edge-signatures.ts'
+import { type Edge, edgesOf, type PathSignatures } from './edge-signatures.ts'
+import { firstMaterial, type Material, nextMaterial, type TrustMaterial } from './material.ts'
 import { checkPath, checkPinnedLeaf } from './path-checks.ts'
 import { anchorMayOmitAki, profileOptions, type ProfileOptions, type Purpose } from './profile.ts'
 import type { FetchCrlsOptions } from './crl-fetcher.ts'
-import { RevocationChecker, type RevocationLink, refusalRetryAt } from './revocation.ts'
-import { type PathCert, requestCert, TrustStore } from './store.ts'
+import { type RevocationLink, refusalRetryAt } from './revocation.ts'
+import { type PathCert, requestCert } from './store.ts'
 import { CertgateError, isCertgateError } from '../errors.ts'
 import { parseCertificate } from '../x509/fields.ts'
 import { ed25519Supported } from '../x509/keys.ts'
@@ -119,7 +120,23 @@ export interface TrustVerifier {
    * the next fetch; any other, Infinity. A verdict cache keeps a refusal no longer than this.
    */
   refusalRetryAt(error: CertgateError): number
+  /**
+   * Replaces the trust material; a field left out keeps its current value. Everything is parsed
+   * and checked first, as `createTrustVerifier` does (the same TypeErrors): on any error nothing
+   * changes. A verification already running finishes on the material it started with; every
+   * later one uses the new. Fetched CRLs stay cached (each is bound to the key that verified it).
+   */
+  update(material: TrustMaterial): void
+  /**
+   * 0 at creation, one more per successful {@link update}: a verdict cache drops what it holds
+   * when this changes, and keeps nothing computed under an older version.
+   */
+  readonly version: number
+  /** Stops background work (CRL refreshes). Idempotent; verification still works after it. */
+  close(): void
 }
+
+export type { TrustMaterial } from './material.ts'
 
 const DEFAULT_MAX_DEPTH = 5
 const MAX_MAX_DEPTH = 32
@@ -127,11 +144,11 @@ const MAX_MAX_DEPTH = 32
 const MAX_REQUEST_CERTS = 32
 const MAX_PATHS = 8
 
-/** What one verifier holds: built once from its options. */
+/** What one verifier holds: its settings, built once, and its current material. */
 interface Verifier {
-  readonly store: TrustStore
-  readonly revocation: RevocationChecker
-  readonly signatures: EdgeSignatures
+  /** Replaced whole by `update`; a request reads it once, when it starts. */
+  material: Material
+  closed: boolean
   readonly signatureBudget: number
   readonly meter: SignatureMeter | null
   readonly maxDepth: number
@@ -159,16 +176,10 @@ export function createMeteredTrustVerifier(
     throw new TypeError('trust must be an object.')
   }
   const {
-    roots,
-    intermediates = [],
     maxDepth = DEFAULT_MAX_DEPTH,
     signatureBudget = DEFAULT_SIGNATURE_BUDGET,
     allowNonCriticalNameConstraints = false,
   } = options
-  if (!Array.isArray(roots) || roots.length === 0) {
-    throw new TypeError('trust.roots must be a non-empty array of PEM text or DER bytes.')
-  }
-  if (!Array.isArray(intermediates)) throw new TypeError('trust.intermediates must be an array.')
   const profile = profileOptions(options)
   if (typeof allowNonCriticalNameConstraints !== 'boolean') {
     throw new TypeError('trust.allowNonCriticalNameConstraints must be a boolean.')
@@ -179,11 +190,9 @@ export function createMeteredTrustVerifier(
   if (typeof signatureBudget !== 'number' || !(signatureBudget >= 1)) {
     throw new TypeError('trust.signatureBudget must be a number of at least 1.')
   }
-  const revocation = new RevocationChecker(options)
   const verifier: Verifier = {
-    store: new TrustStore({ roots, intermediates }),
-    revocation,
-    signatures: new EdgeSignatures(),
+    material: firstMaterial(options),
+    closed: false,
     signatureBudget,
     meter,
     maxDepth,
@@ -200,6 +209,18 @@ export function createMeteredTrustVerifier(
     purpose: profile.purpose,
     requireClientAuthEku: profile.requireClientAuthEku,
     refusalRetryAt,
+    update: (material) => {
+      // Built whole before the swap: a request never sees half of an update.
+      verifier.material = nextMaterial(verifier.material, material)
+    },
+    get version() {
+      return verifier.material.version
+    },
+    close: () => {
+      if (verifier.closed) return
+      verifier.closed = true
+      verifier.material.revocation.close()
+    },
   } satisfies TrustVerifier)
 }
 
@@ -220,7 +241,10 @@ async function verifyPath(
       'The forwarded chain holds too many certificates.'
     )
   }
-  const { store, signatures, maxDepth, allowNonCriticalNameConstraints } = verifier
+  const { maxDepth, allowNonCriticalNameConstraints } = verifier
+  // The material this request started with, to the end, whatever `update` does meanwhile.
+  const { material } = verifier
+  const { store, signatures } = material
   const leaf = requestCert(-1, leafDer, parseCertificate(leafDer))
   const candidates = new PathCandidates(leaf, store.withChain(leafDer, chain), { maxDepth })
   const pathOptions = {
@@ -264,14 +288,14 @@ async function verifyPath(
       firstError ??= error
       continue
     }
-    return accept(verifier, path, edgesOf(path), nowMs, toleranceMs)
+    return accept(material, path, edgesOf(path), nowMs, toleranceMs)
   }
   throw firstError ?? noPath(candidates)
 }
 
 /** The verdict for a path that passed: bounded by its certificates and the CRLs used. */
 async function accept(
-  verifier: Verifier,
+  material: Material,
   path: readonly PathCert[],
   edges: readonly Edge[],
   nowMs: number,
@@ -281,7 +305,7 @@ async function accept(
   for (const node of path) {
     validUntil = Math.min(validUntil, node.parsed.fields.notAfter.getTime() + toleranceMs)
   }
-  if (verifier.revocation.active) {
+  if (material.revocation.active) {
     const links: RevocationLink[] = edges.map(([child, parent], i) => ({
       serialNumber: child.parsed.fields.serialNumber,
       extras: child.parsed.extras(),
@@ -289,10 +313,10 @@ async function accept(
       issuer: {
         keyUsage: parent.parsed.fields.keyUsage,
         subjectKeyIdentifier: parent.parsed.fields.subjectKeyIdentifier,
-        signer: verifier.signatures.signerOf(parent),
+        signer: material.signatures.signerOf(parent),
       },
     }))
-    const crlsValidUntil = await verifier.revocation.check(links, nowMs, toleranceMs)
+    const crlsValidUntil = await material.revocation.check(links, nowMs, toleranceMs)
     validUntil = Math.min(validUntil, crlsValidUntil)
   }
   return { validUntil, path: path.map((node) => node.parsed.fields.subject) }
@@ -304,7 +328,7 @@ async function isSelfSigned(verifier: Verifier, der: Uint8Array): Promise<boolea
   const { subject, issuer } = parsed.fields
   if (distinguishedNameKey(subject) !== distinguishedNameKey(issuer)) return false
   const node = requestCert(-1, der, parsed)
-  return (await verifier.signatures.verify(node, node, newBudget(verifier))) === 'valid'
+  return (await verifier.material.signatures.verify(node, node, newBudget(verifier))) === 'valid'
 }
 
 /** A fresh allowance of signature work for one request. */

@@ -3,7 +3,9 @@
  * certificate SHA-256 → its verdict. Refusals are remembered too, so a replayed bad certificate
  * costs a lookup — but one that rests on a CRL fetch only until the revocation checker fetches
  * again, so a short outage does not lock a client out for the whole TTL. Each verifier has its
- * own caches: new options never see another's verdicts.
+ * own caches: new options never see another's verdicts. Verdicts rest on the trust material, so
+ * they are dropped when the trust verifier's `version` moves, and one computed while it moved is
+ * not kept; what a header text identifies does not depend on trust and stays.
  * @module
  */
 import { BoundedCache, TextMemo } from '../cache.ts'
@@ -35,8 +37,14 @@ export interface Verdict {
 export interface VerdictCaches {
   /** Header text → identity or refusal. A pure function of the text, so safe to remember. */
   readonly identities: TextMemo<Identity | CertgateError>
-  /** Certificate SHA-256 (and chain's) → verdict or refusal. */
-  readonly verdicts: BoundedCache<Verdict | CertgateError>
+  /**
+   * Certificate SHA-256 (and chain's) → verdict or refusal, made under trust material
+   * `verdictsVersion`: replaced by an empty cache when the trust verifier's version moves.
+   */
+  verdicts: BoundedCache<Verdict | CertgateError>
+  verdictsVersion: number
+  readonly limits: Required<CacheOptions>
+  readonly trust: TrustVerifier | null
   /** Until when a refused verdict holds: the trust verifier's answer, else for good (Infinity). */
   readonly refusalRetryAt: (error: CertgateError) => number
 }
@@ -55,9 +63,29 @@ export function createVerdictCaches(limits: Required<CacheOptions>, trust: Trust
   return {
     // The header texts are the larger keys, so they get a quarter of the byte budget.
     identities: new TextMemo({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes / 4 }),
-    verdicts: new BoundedCache({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes }),
+    verdicts: newVerdicts(limits),
+    verdictsVersion: trust?.version ?? 0,
+    limits,
+    trust,
     refusalRetryAt: trust === null ? FINAL : (error) => trust.refusalRetryAt(error),
   }
+}
+
+function newVerdicts(limits: Required<CacheOptions>): BoundedCache<Verdict | CertgateError> {
+  return new BoundedCache({ maxEntries: limits.maxEntries, maxBytes: limits.maxBytes })
+}
+
+/**
+ * The verdicts made under the trust material in use now: the cache, or a new empty one when the
+ * material changed since. One integer compare when it did not.
+ */
+function currentVerdicts(caches: VerdictCaches): BoundedCache<Verdict | CertgateError> {
+  const { trust } = caches
+  if (trust !== null && trust.version !== caches.verdictsVersion) {
+    caches.verdicts = newVerdicts(caches.limits)
+    caches.verdictsVersion = trust.version
+  }
+  return caches.verdicts
 }
 
 /**
@@ -68,7 +96,7 @@ export function cachedCertificate(caches: VerdictCaches, headerKey: string, nowM
   const identity = caches.identities.get(headerKey, nowMs)
   if (identity === undefined) return undefined
   if (identity instanceof CertgateError) throw identity
-  const verdict = caches.verdicts.get(identity.verdictKey, nowMs)
+  const verdict = currentVerdicts(caches).get(identity.verdictKey, nowMs)
   if (verdict === undefined) return undefined
   if (verdict instanceof CertgateError) throw verdict
   return verdict.certificate
@@ -97,7 +125,9 @@ export function rememberVerdict(
   clock: CacheClock,
   compute: () => Promise<Verdict>
 ): Promise<Verdict> {
-  return remembered(caches?.verdicts, verdictKey, compute, {
+  // The cache of the material in use as the computation starts: if the material changes before
+  // it ends, what it computed goes to a cache nobody reads any more (or stays out of this one).
+  return remembered(caches === null ? undefined : currentVerdicts(caches), verdictKey, compute, {
     clock,
     refusalRetryAt: caches?.refusalRetryAt ?? FINAL,
     // Never past the certificate's own end of validity.
