@@ -7,8 +7,8 @@
  * @module
  */
 import type { X509Certificate } from '@peculiar/x509'
-import { toHex } from '../bytes.ts'
 import { encodePem } from './pem.ts'
+import { digestHex, sha1DisplayHex } from './digest.ts'
 import { type CertificateFields, readCertificateFields } from './fields.ts'
 import { parseSpiffeId } from './spiffe.ts'
 import { loadPeculiarX509 } from './peculiar.ts'
@@ -34,8 +34,6 @@ export interface ClientCertificateJson {
 export class ClientCertificate {
   /** SHA-256 of the DER, uppercase hex: the thumbprint to pin. */
   readonly thumbprint: string
-  /** SHA-1 of the DER, uppercase hex: what Azure's portal and App Gateway display. Never pin it. */
-  readonly thumbprintSha1: string
   /** Subject DN, RFC 4514 (as Envoy's XFCC `Subject`): most specific first. */
   readonly subject: string
   /** The subject's most specific CN, or null. */
@@ -59,13 +57,16 @@ export class ClientCertificate {
    */
   readonly fields: Readonly<CertificateFields>
   readonly #der: Uint8Array
+  /** Computed on first read: most requests never ask for it (see {@link thumbprintSha1}). */
+  #sha1: string | undefined
 
-  constructor(der: Uint8Array, fields: CertificateFields, thumbprint: string, thumbprintSha1: string) {
+  /** `thumbprintSha1` is computed when first read unless given here. */
+  constructor(der: Uint8Array, fields: CertificateFields, thumbprint: string, thumbprintSha1?: string) {
     // Its own copy: a caller that reuses or changes its buffer cannot change this certificate.
     this.#der = der.slice()
     this.fields = new FrozenFields(fields)
     this.thumbprint = thumbprint
-    this.thumbprintSha1 = thumbprintSha1
+    this.#sha1 = thumbprintSha1
     this.subject = fields.subject
     this.commonName = fields.commonName
     this.issuer = fields.issuer
@@ -78,6 +79,15 @@ export class ClientCertificate {
     const only = fields.uris.length === 1 ? fields.uris[0]! : null
     this.spiffeId = only !== null && parseSpiffeId(only) !== null ? only : null
     Object.freeze(this)
+  }
+
+  /**
+   * SHA-1 of the DER, uppercase hex: what Azure's portal and App Gateway display. Never pin it.
+   * Computed on first read and kept (a getter, not an own property, for that reason).
+   */
+  get thumbprintSha1(): string {
+    this.#sha1 ??= sha1DisplayHex(this.#der)
+    return this.#sha1
   }
 
   /** Start of validity: a new Date on each read, so changing it changes nothing else. */
@@ -205,14 +215,8 @@ export async function readClientCertificate(
   options: { thumbprint?: string } = {}
 ): Promise<ClientCertificate> {
   const fields = readCertificateFields(der)
-  const [sha256, sha1] = await Promise.all([
-    options.thumbprint ?? digestHex('SHA-256', der),
-    digestHex('SHA-1', der),
-  ])
-  return new ClientCertificate(der, fields, sha256, sha1)
+  const sha256 = options.thumbprint ?? (await digestHex('SHA-256', der))
+  return new ClientCertificate(der, fields, sha256)
 }
 
-/** Uppercase hex digest of bytes, with WebCrypto. */
-export async function digestHex(algorithm: 'SHA-256' | 'SHA-1', bytes: Uint8Array): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest(algorithm, bytes as Uint8Array<ArrayBuffer>)))
-}
+export { digestHex }
