@@ -195,6 +195,19 @@ describe('crl refresh: fetched CRLs refreshed before they go stale', () => {
     assert.equal(point.calls(), 26, 'the request past expiry downloaded itself')
   })
 
+  it("the trust verifier's close() clears the refresh timer: no refresh after it", async () => {
+    const clock = manualClock(T0)
+    const point = fakePoint(first)
+    const { call, trust } = open(clock, point)
+    assert.deepEqual(await call(leaf), [200, 'ok'])
+    assert.equal(clock.pending(), 1)
+    trust.close()
+    assert.equal(clock.pending(), 0)
+    clock.advance(REFRESH_AT - T0)
+    assert.equal(clock.fired(), 0)
+    assert.equal(point.calls(), 1)
+  })
+
   it('a refresh that newly lists the leaf refuses it ERR_CERT_REVOKED once the verdict cached under the old CRL expires', async () => {
     // The verdict cache keeps an admission until the TTL ends or the CRLs it rests on expire,
     // whichever is first. With a 2 h TTL the bound is the old CRL's expiry (T0 + 1 h): that, not
