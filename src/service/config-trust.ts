@@ -6,7 +6,7 @@
  */
 
 import * as v from 'valibot'
-import { type CaBundle, decodeCrls, readCaBundle } from '../index.ts'
+import { type CaBundle, decodeCrls, readCaBundle, trustFileContents } from '../index.ts'
 import { compactList, MUST_BE_STRING, shown, splitList } from './config-vars.ts'
 
 /**
@@ -39,12 +39,6 @@ function readWith(readFile: ReadFile | undefined, path: string): Resolved<Uint8A
   }
 }
 
-/** A file's bytes as the library's readers take them: its text when it holds PEM, else DER. */
-function fileContents(bytes: Uint8Array): string | Uint8Array {
-  const text = new TextDecoder().decode(bytes)
-  return text.includes(PEM_BEGIN) ? text : bytes
-}
-
 /** `TRUSTED_CA_CERTS`: PEM text itself (it starts with `-----BEGIN`), or a file's path. */
 function resolveCaBundle(value: string, readFile: ReadFile | undefined): Resolved<CaBundle> {
   if (value.trim() === '') {
@@ -57,7 +51,7 @@ function resolveCaBundle(value: string, readFile: ReadFile | undefined): Resolve
   } else {
     const read = readWith(readFile, value)
     if (!read.ok) return read
-    input = fileContents(read.value)
+    input = trustFileContents(read.value)
   }
   try {
     return { ok: true, value: readCaBundle(input) }
@@ -74,7 +68,7 @@ function resolveCrlFile(path: string, readFile: ReadFile | undefined): Resolved<
   const read = readWith(readFile, path)
   if (!read.ok) return read
   try {
-    return { ok: true, value: decodeCrls(fileContents(read.value)) }
+    return { ok: true, value: decodeCrls(trustFileContents(read.value)) }
   } catch {
     return problem(`${shown(path)} holds no CRL (PEM X509 CRL blocks, or DER)`)
   }
