@@ -15,6 +15,7 @@
  * the problem is reported once (until it changes), and the next poll tries again.
  * @module
  */
+import { systemClock } from './crl-fetcher.ts'
 import { equalBytes } from './store.ts'
 import { crlIssuer, crlWarningAt, readTrustFile, type TrustFileKind, type TrustFileParts } from './trust-files.ts'
 import type { TrustMaterial } from './material.ts'
@@ -131,7 +132,7 @@ export function watchTrustFiles(verifier: TrustVerifier, options: WatchTrustFile
     return queue
   }
   const schedule = (): void => {
-    timer = startTimer(() => {
+    timer = systemClock.setTimer(() => {
       // A poll still running (a slow reader) is not queued behind: this tick is skipped.
       if (!polling) void check()
       if (!closed) schedule()
@@ -143,7 +144,7 @@ export function watchTrustFiles(verifier: TrustVerifier, options: WatchTrustFile
     check,
     close: () => {
       closed = true
-      if (timer !== null) clearTimeout(timer as Parameters<typeof clearTimeout>[0])
+      if (timer !== null) systemClock.clearTimer(timer)
       timer = null
     },
   })
@@ -293,20 +294,6 @@ function oneLine(error: unknown): string {
 /** The default onError: one line, naming the file. */
 function logError(error: Error, path: string): void {
   console.error(`certgate: trust file ${JSON.stringify(path)} not used, previous material kept: ${oneLine(error)}`)
-}
-
-/** Runs `run` once after `ms`, on a timer that does not keep the process alive. */
-function startTimer(run: () => void, ms: number): unknown {
-  const timer: unknown = setTimeout(run, ms)
-  if (typeof timer === 'object' && timer !== null && 'unref' in timer) {
-    // Node and Bun: a Timeout object.
-    ;(timer as { unref: () => void }).unref()
-  } else if (typeof timer === 'number') {
-    // Deno: a numeric id, unref'd through Deno.unrefTimer (absent elsewhere, e.g. browsers).
-    const deno = (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno
-    deno?.unrefTimer?.(timer)
-  }
-  return timer
 }
 
 function watchedFiles(options: WatchTrustFilesOptions): WatchedFile[] {
