@@ -7,7 +7,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import type { ClientCertificate } from '../x509/certificate.ts'
 import type { CertgateError } from '../errors.ts'
-import type { ClientCertMode, ClientCertOptions } from '../verify.ts'
+import type { ClientCertMode, ClientCertOptions, RefusedEvent, VerifiedEvent } from '../verify.ts'
 import { createIncomingVerifier, PROBLEM_HEADERS, refusalBody } from './incoming.ts'
 
 declare global {
@@ -20,9 +20,23 @@ declare global {
   }
 }
 
-/** Options for {@link clientCert}. */
-export interface ExpressClientCertOptions extends ClientCertOptions {
+/** Options for {@link clientCert}: the core's, with `authorize` and the hooks handed Express's `req`. */
+export interface ExpressClientCertOptions
+  extends Omit<ClientCertOptions, 'authorize' | 'onVerified' | 'onRefused' | 'mode'> {
   mode?: ClientCertMode
+  /**
+   * Your own decision, after the checks and the allowlist, with Express's `req` (what earlier
+   * middleware put on it included). False refuses (ERR_CERT_NOT_ALLOWED); a CertgateError thrown
+   * refuses with its code; anything else thrown is ERR_AUTHORIZE_FAILED (500). Never cached.
+   */
+  authorize?: (cert: ClientCertificate, req: Request) => boolean | Promise<boolean>
+  /**
+   * Observes each admitted request (see `ClientCertOptions.onVerified`), with `req`. Setting a
+   * hook builds a Web Request (method, URL, headers) per request for the event's `request`.
+   */
+  onVerified?: (event: VerifiedEvent, req: Request) => void
+  /** Observes each refused request (see `ClientCertOptions.onRefused`), with `req`. */
+  onRefused?: (event: RefusedEvent, req: Request) => void
   /**
    * Where a refusal goes. `'respond'` (default): the middleware answers with the
    * `application/problem+json` response itself. `'next'`: it calls `next(error)` with the
@@ -47,13 +61,13 @@ export interface ExpressClientCertOptions extends ClientCertOptions {
  * ```
  */
 export function clientCert(options: ExpressClientCertOptions): RequestHandler {
-  const verify = createIncomingVerifier(options)
+  const verify = createIncomingVerifier<Request>(options)
   const toNext = options.errors === 'next'
   if (options.errors !== undefined && options.errors !== 'respond' && !toNext) {
     throw new TypeError("errors must be 'respond' or 'next'.")
   }
   return function clientCert(req: Request, res: Response, next: NextFunction): void {
-    verify(req).then((result) => {
+    verify(req, req).then((result) => {
       if (result.ok) {
         req.clientCert = result.certificate
         next()

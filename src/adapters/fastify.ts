@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
 import type { ClientCertificate } from '../x509/certificate.ts'
-import type { ClientCertMode, ClientCertOptions } from '../verify.ts'
+import type { ClientCertMode, ClientCertOptions, RefusedEvent, VerifiedEvent } from '../verify.ts'
 import { createIncomingVerifier, type IncomingVerifier, PROBLEM_HEADERS, refusalBody } from './incoming.ts'
 
 declare module 'fastify' {
@@ -16,9 +16,23 @@ declare module 'fastify' {
   }
 }
 
-/** Options for {@link fastifyClientCert}. */
-export interface FastifyClientCertOptions extends ClientCertOptions {
+/** Options for {@link fastifyClientCert}: the core's, with `authorize` and the hooks handed Fastify's request. */
+export interface FastifyClientCertOptions
+  extends Omit<ClientCertOptions, 'authorize' | 'onVerified' | 'onRefused' | 'mode'> {
   mode?: ClientCertMode
+  /**
+   * Your own decision, after the checks and the allowlist, with Fastify's `request`. False
+   * refuses (ERR_CERT_NOT_ALLOWED); a CertgateError thrown refuses with its code; anything else
+   * thrown is ERR_AUTHORIZE_FAILED (500). Never cached.
+   */
+  authorize?: (cert: ClientCertificate, request: FastifyRequest) => boolean | Promise<boolean>
+  /**
+   * Observes each admitted request (see `ClientCertOptions.onVerified`), with Fastify's request.
+   * Setting a hook builds a Web Request (method, URL, headers) per request for the event.
+   */
+  onVerified?: (event: VerifiedEvent, request: FastifyRequest) => void
+  /** Observes each refused request (see `ClientCertOptions.onRefused`), with Fastify's request. */
+  onRefused?: (event: RefusedEvent, request: FastifyRequest) => void
 }
 
 const encoder = new TextEncoder()
@@ -37,9 +51,9 @@ const encoder = new TextEncoder()
  * ```
  */
 function certgatePlugin(fastify: FastifyInstance, options: FastifyClientCertOptions, done: (error?: Error) => void): void {
-  let verify: IncomingVerifier
+  let verify: IncomingVerifier<FastifyRequest>
   try {
-    verify = createIncomingVerifier(options)
+    verify = createIncomingVerifier<FastifyRequest>(options)
   } catch (error) {
     // Bad options fail the register() call, so the app does not start.
     done(error as Error)
@@ -47,7 +61,7 @@ function certgatePlugin(fastify: FastifyInstance, options: FastifyClientCertOpti
   }
   fastify.decorateRequest('clientCert', null)
   fastify.addHook('onRequest', async function clientCert(request: FastifyRequest, reply: FastifyReply) {
-    const result = await verify(request.raw)
+    const result = await verify(request.raw, request)
     if (result.ok) {
       request.clientCert = result.certificate
       return

@@ -1,11 +1,12 @@
 /**
  * The Express and Fastify adapters' shared half: verifies a Node `IncomingMessage` with a compiled
- * verifier, reading its headers without building a Web `Request` unless the authorize hook needs
- * one, and turns a refusal into the problem document both frameworks send.
+ * verifier, reading its headers without building a Web `Request` unless an observer hook needs one
+ * for its event (`authorize` gets the framework's own request), and turns a refusal into the
+ * problem document both frameworks send.
  * @module
  */
 import { CertgateError, type ProblemDetails } from '../errors.ts'
-import { type ClientCertOptions, createClientCertVerifier, type VerifyResult } from '../verify.ts'
+import { type AdapterOptions, createAdapterVerifier, type VerifyResult } from '../verify.ts'
 import { reportServerFault } from './refusal.ts'
 
 /** What the adapters read of Node's `IncomingMessage` (structural: no `node:` import here). */
@@ -19,16 +20,19 @@ export interface IncomingRequest {
   socket: { remoteAddress?: string | undefined; encrypted?: boolean }
 }
 
-/** Verifies one Node request; never throws, never rejects. */
-export type IncomingVerifier = (req: IncomingRequest) => Promise<VerifyResult>
+/**
+ * Verifies one Node request; never throws, never rejects. `handle` is what `authorize` and the
+ * hooks get as second argument: the framework's own request (Express's req, Fastify's request).
+ */
+export type IncomingVerifier<H> = (req: IncomingRequest, handle: H) => Promise<VerifyResult>
 
 /** Compiles the options once (a TypeError for bad ones, at startup) into a Node-request verifier. */
-export function createIncomingVerifier(options: ClientCertOptions): IncomingVerifier {
-  const verify = createClientCertVerifier(options)
-  // Building a Request costs more than the cached verification itself, and only the authorize
-  // hook sees more of the request than its headers.
-  const needsRequest = options.authorize !== undefined
-  return function verifyIncoming(req) {
+export function createIncomingVerifier<H>(options: AdapterOptions<H>): IncomingVerifier<H> {
+  const verify = createAdapterVerifier<H>(options)
+  // Building a Request costs more than the cached verification itself: only an observer hook's
+  // event carries one; authorize reads the framework's own request.
+  const needsRequest = options.onVerified !== undefined || options.onRefused !== undefined
+  return function verifyIncoming(req, handle) {
     let headers: Headers
     try {
       headers = headersOf(req.rawHeaders)
@@ -38,7 +42,7 @@ export function createIncomingVerifier(options: ClientCertOptions): IncomingVeri
     }
     const request = needsRequest ? webRequest(req, headers) : headersOnly(headers)
     // The request itself is the connection handle: peerCertificateSource() reads its TLS socket.
-    return verify(request, { remoteAddress: req.socket.remoteAddress, connection: req })
+    return verify(request, { remoteAddress: req.socket.remoteAddress, connection: req }, handle)
   }
 }
 
@@ -59,7 +63,7 @@ function headersOf(raw: readonly string[]): Headers {
   return headers
 }
 
-/** The Request the authorize hook receives: method, URL and headers, without the body. */
+/** The Request a hook's event carries: method, URL and headers, without the body. */
 function webRequest(req: IncomingRequest, headers: Headers): Request {
   const scheme = req.socket.encrypted === true ? 'https' : 'http'
   const target = req.originalUrl ?? req.url ?? '/'
@@ -79,7 +83,7 @@ function webRequest(req: IncomingRequest, headers: Headers): Request {
 }
 
 /**
- * Without an authorize hook the verifier reads nothing of the request but its headers, so it
+ * Without an observer hook the verifier reads nothing of the request but its headers, so it
  * gets only those: a Request costs about twice the cached verification (see the README).
  */
 function headersOnly(headers: Headers): Request {
