@@ -195,6 +195,33 @@ describe('crl refresh: fetched CRLs refreshed before they go stale', () => {
     assert.equal(point.calls(), 26, 'the request past expiry downloaded itself')
   })
 
+  it('a refresh answered with an older CRL (a replay, validly signed) keeps the kept one: a revoked leaf stays revoked', async () => {
+    const revoking = await createTestCrl({
+      issuer: pki.intermediate,
+      revoked: [leaf],
+      thisUpdate: new Date(T0 - MINUTE),
+      nextUpdate: new Date(OLD_EXPIRY),
+      crlNumber: 2,
+    })
+    // Issued before the revocation, and still within its own nextUpdate.
+    const older = await createTestCrl({
+      issuer: pki.intermediate,
+      thisUpdate: new Date(T0 - 120 * MINUTE),
+      nextUpdate: new Date(T0 + 120 * MINUTE),
+    })
+    const clock = manualClock(T0)
+    const point = fakePoint(revoking)
+    const { call } = open(clock, point)
+    assert.deepEqual(await call(leaf), [403, 'ERR_CERT_REVOKED'])
+    point.serve(older)
+    clock.advance(REFRESH_AT - T0)
+    assert.equal(point.calls(), 2)
+    await waitFor(() => clock.pending() === 1, 'the retry planned')
+    clock.jump(1000)
+    assert.deepEqual(await call(leaf), [403, 'ERR_CERT_REVOKED'])
+    assert.equal(point.calls(), 2)
+  })
+
   it("the trust verifier's close() clears the refresh timer: no refresh after it", async () => {
     const clock = manualClock(T0)
     const point = fakePoint(first)

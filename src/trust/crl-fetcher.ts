@@ -176,7 +176,7 @@ export class CrlFetcher {
     if (pending === undefined) {
       const { url, issuer, check, nowMs } = wanted
       const timeoutMs = Math.max(1, wanted.deadline - Date.now())
-      pending = this.#download(key, { url, issuer, check }, nowMs, timeoutMs, true)
+      pending = this.#download(key, { url, issuer, check }, nowMs, timeoutMs, null)
         .catch(() => this.#fail(key, nowMs))
         .finally(() => this.#inFlight.delete(key))
       this.#inFlight.set(key, pending)
@@ -193,17 +193,22 @@ export class CrlFetcher {
     if (nowMs >= refresh.dueAt) this.#refresh(refresh)
   }
 
-  /** Downloads, parses and checks a CRL, then keeps it; throws on any failure. */
+  /**
+   * Downloads, parses and checks a CRL, then keeps it; throws on any failure. `previous`: the
+   * CRL a background refresh replaces (null for a request's download).
+   */
   async #download(
     key: string,
     source: CrlSource,
     nowMs: number,
     timeoutMs: number,
-    byRequest: boolean
+    previous: FetchedCrl | null
   ): Promise<FetchedCrl> {
     const body = await download(source.url, this.settings, timeoutMs)
     const crl = readCrls(body[0] === 0x2d ? new TextDecoder().decode(body) : body)[0]!
     await source.check(crl)
+    // An older CRL, though signed, could predate a revocation the kept one lists (a replay).
+    if (previous !== null && crl.thisUpdate < previous.crl.thisUpdate) throw new Error('older CRL')
     const cacheUntil = nowMs + this.settings.cacheSeconds * 1000
     let expiresAt = crl.nextUpdate === null ? cacheUntil : Math.min(cacheUntil, crl.nextUpdate)
     const current = expiresAt > nowMs
@@ -215,7 +220,8 @@ export class CrlFetcher {
     // An out-of-date CRL gets no refresh: like a failed point, it is asked again once it expires.
     if (current) {
       const dueAt = nowMs + Math.round(REFRESH_AT_SHARE * (expiresAt - nowMs))
-      this.#schedule({ key, source, fetched, dueAt, used: byRequest, timer: undefined })
+      // A request's download is in use; a refresh's result waits for a request to use it.
+      this.#schedule({ key, source, fetched, dueAt, used: previous === null, timer: undefined })
     }
     return fetched
   }
@@ -223,7 +229,8 @@ export class CrlFetcher {
   /** The point failed with nothing usable kept: not asked again for a while. */
   #fail(key: string, nowMs: number): null {
     if (this.#failedUntil.size >= MAX_CACHED_URLS) this.#failedUntil.clear()
-    this.#failedUntil.set(key, nowMs + Math.min(FAILURE_RETRY_MS, this.settings.cacheSeconds * 1000))
+    const pause = Math.min(FAILURE_RETRY_MS, this.settings.cacheSeconds * 1000)
+    this.#failedUntil.set(key, nowMs + pause)
     return null
   }
 
@@ -274,7 +281,8 @@ export class CrlFetcher {
       return
     }
     // Its own timeout: a background download has no request deadline to keep.
-    const pending = this.#download(key, refresh.source, nowMs, this.settings.timeoutMs, false)
+    const { timeoutMs } = this.settings
+    const pending = this.#download(key, refresh.source, nowMs, timeoutMs, refresh.fetched)
       .catch(() => this.#refreshFailed(refresh))
       .finally(() => this.#inFlight.delete(key))
     this.#inFlight.set(key, pending)
