@@ -10,12 +10,12 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../../src/testing/index.ts'
 import { createTestCrl } from '../support/pki.ts'
-import { type LogLine, type ServiceProcess, startServiceProcess } from '../support/service-process.ts'
+import { type LogLine, ROOT, type ServiceProcess, startServiceProcess } from '../support/service-process.ts'
 
 const RUNTIME = 'Deno' in globalThis ? 'deno' : 'Bun' in globalThis ? 'bun' : 'node'
 const skip = RUNTIME === 'node' ? false : `spawns node itself, so it runs once, under Node (this is ${RUNTIME})`
@@ -225,4 +225,56 @@ describe('service reloads its trust files', { skip, timeout: 120_000 }, () => {
       assert.ok(!output.includes('BEGIN'))
     }
   })
+})
+
+const BUN = join(ROOT, 'node_modules/.bin/bun')
+const DENO = join(ROOT, 'node_modules/.bin/deno')
+const ENTRIES = [
+  { name: 'Bun', command: BUN, args: ['src/service/bun.ts'] },
+  { name: 'Deno', command: DENO, args: ['run', '-A', 'src/service/deno.ts'] },
+]
+
+describe('the Bun and Deno entries reload too, and stop their watch on SIGTERM', { skip }, () => {
+  const started: ServiceProcess[] = []
+  const dirs: string[] = []
+
+  after(() => {
+    for (const service of started) service.kill()
+    for (const path of dirs) rmSync(path, { recursive: true, force: true })
+  })
+
+  for (const entry of ENTRIES) {
+    const options = { timeout: 40_000, skip: existsSync(entry.command) ? false : `${entry.command} is not installed` }
+    it(`${entry.name}: a CA bundle replaced by a rename is used; SIGTERM exits 0`, options, async () => {
+      const [pkiA, pkiB] = await Promise.all([createTestPki(), createTestPki()])
+      const leafB = await pkiB.issue({ commonName: ALLOWED_CN })
+      const dir = mkdtempSync(join(tmpdir(), 'certgate-reload-entry-'))
+      dirs.push(dir)
+      const ca = join(dir, 'ca.pem')
+      writeFileSync(ca, pkiA.intermediate.pem + pkiA.root.pem)
+      const service = await startServiceProcess(
+        { ALLOWED_CERT_COMMON_NAMES: ALLOWED_CN, TRUST_RELOAD_SECONDS: '1', TRUSTED_CA_CERTS: ca },
+        { command: entry.command, args: entry.args }
+      )
+      started.push(service)
+      const headers = { 'x-forwarded-client-cert': xfccHeader(leafB) }
+      const first = await fetch(`${service.url}/cert-info`, { headers })
+      assert.equal(first.status, 403, await first.text())
+      writeFileSync(`${ca}.tmp`, pkiB.intermediate.pem + pkiB.root.pem)
+      renameSync(`${ca}.tmp`, ca)
+      const startedAt = Date.now()
+      for (;;) {
+        const res = await fetch(`${service.url}/cert-info`, { headers })
+        await res.body?.cancel()
+        if (res.status === 200) break
+        assert.ok(Date.now() - startedAt < WITHIN_MS, `not within ${WITHIN_MS} ms\n${service.output()}`)
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      }
+      const exited = new Promise((resolve) => service.child.once('exit', (code, signal) => resolve({ code, signal })))
+      service.child.kill('SIGTERM')
+      assert.deepEqual(await exited, { code: 0, signal: null })
+      // Every line JSON, the reload among them.
+      assert.ok(service.lines().some((line) => line.msg === 'trust material reloaded'))
+    })
+  }
 })
