@@ -220,6 +220,44 @@ describe('trust reload: watchTrustFiles', () => {
     assert.deepEqual(errors, [])
   })
 
+  it('a bad bundle does not hold back a good CRL; a file missing at the first poll is applied once it appears', async () => {
+    const leaf = await pki.issue({ commonName: 'crl-leaf' })
+    const leaf2 = await pki2.issue({ commonName: 'ca2' })
+    const bundlePath = join(dir, 'independent.pem')
+    const crlPath = join(dir, 'independent.crl')
+    writeFileSync(bundlePath, bundle1)
+    const trust = createTrustVerifier(readCaBundle(bundle1))
+    const verify = createClientCertVerifier({ allow: 'any-valid', trust })
+    const errors: string[] = []
+    const reloads: string[][] = []
+    const watcher = watchTrustFiles(trust, {
+      bundles: [bundlePath],
+      crls: [crlPath],
+      readFile: read,
+      intervalMs: 60_000,
+      onError: (_error, file) => errors.push(file),
+      onReload: ({ files }) => reloads.push(files),
+    })
+    watchers.push(watcher)
+    assert.equal(await watcher.check(), false)
+    assert.deepEqual(errors, [crlPath], 'the CRL file does not exist yet')
+    writeFileSync(bundlePath, 'garbage')
+    writeFileSync(crlPath, (await createTestCrl({ issuer: pki.intermediate, revoked: [leaf] })).pem)
+    assert.equal(await watcher.check(), false)
+    assert.equal(await watcher.check(), true)
+    assert.deepEqual(errors, [crlPath, bundlePath])
+    assert.deepEqual(reloads, [[crlPath]])
+    assert.equal(await outcome(verify, leaf), 'ERR_CERT_REVOKED')
+    assert.equal(await outcome(verify, await pki.issue({ commonName: 'ca1' })), 'ok ca1')
+    writeFileSync(bundlePath, bundle12)
+    await watcher.check()
+    assert.equal(await watcher.check(), true)
+    assert.deepEqual(reloads, [[crlPath], [bundlePath]])
+    assert.equal(await outcome(verify, leaf2), 'ok ca2')
+    assert.equal(await outcome(verify, leaf), 'ERR_CERT_REVOKED', 'the CRL stays when the bundle changes')
+    watcher.close()
+  })
+
   it('the timer polls on its own and close() stops it', async () => {
     let resolveReload: (event: { version: number; files: string[] }) => void = () => {}
     const reloaded = new Promise<{ version: number; files: string[] }>((resolve) => (resolveReload = resolve))
