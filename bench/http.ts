@@ -1,12 +1,25 @@
 /**
- * HTTP benchmark: wrk against bare Hono and against the certgate middleware, with returning
- * clients (10 certificates, warm cache) and cold ones (a new certificate on every request), in
- * Node, Bun and Deno; on Node also bare Express 5 and Fastify 5 against their certgate adapters.
- * Variants alternate within one run, and ratios are taken against the same framework's bare
- * server measured in the same run: absolute numbers drift ±30% on a shared machine, ratios do not.
+ * HTTP benchmark: wrk (one thread, 50 connections) against one server process per variant, in
+ * Node, Bun and Deno. Hono variants: bare, an empty async middleware (`noop`), the hand-written
+ * anchors of bench/anchors.ts (`naive-map`, `cold-check`), and certgate with a returning client
+ * (`warm`: one certificate, repeated) and with a new certificate on every request (`cold`). On
+ * Node also bare Express 5 and Fastify 5 against their certgate adapters.
+ *
+ * Variants alternate within one run, in rounds, each certgate variant right after its anchor, the
+ * order reversed every other round so that drift cancels. The figure that matters is the server's
+ * own CPU time per request: utime + stime of the server process (all its threads) from
+ * /proc/<pid>/stat fields 14 and 15, in clock ticks (`getconf CLK_TCK`), over one wrk run, divided
+ * by the requests wrk completed. Throughput swings ±30% between rounds on a shared machine; CPU per
+ * request much less. Each figure is the median over rounds; a comparison is the median of the
+ * per-round ratios of two variants measured next to each other.
+ *
+ * New certificates: wrk's Lua script rotates through a pool of distinct certificates, starting
+ * where the previous run against the same certgate server stopped, so a certificate comes back
+ * only after the whole pool (40,000 ≥ twice what the verdict cache and its admission filter can
+ * remember): never a cache hit. The cold-check anchor gets the same stream from the same offset.
  * @module
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
@@ -15,44 +28,79 @@ import { envoyHeader, makeTemplate, variantDer } from './fixtures.ts'
 export type Runtime = 'node' | 'bun' | 'deno'
 
 export type Framework = 'hono' | 'express' | 'fastify'
-/** bare: the framework alone; noop: Hono with an empty middleware; warm/cold: certgate with returning/new certificates. */
-export type Variant = 'bare' | 'noop' | 'warm' | 'cold'
+/**
+ * bare: the framework alone; noop: Hono with an empty async middleware; naive-map, cold-check:
+ * the hand-written anchors; warm/cold: certgate with a returning client / a new certificate each request.
+ */
+export type Variant = 'bare' | 'noop' | 'naive-map' | 'cold-check' | 'warm' | 'cold'
 
 export interface HttpResult {
   runtime: Runtime
   framework: Framework
   variant: Variant
+  /** Requests per second, median over rounds. */
   rps: number
-  /** Server CPU time per request, µs (user + system, from /proc). */
+  /** Server CPU time per request, µs (user + system, all threads, from /proc), median over rounds. */
   cpuUsPerRequest: number
   non2xx: number
+  /** Requests wrk completed over all rounds. */
+  requests: number
+  rpsSamples: number[]
+  cpuUsSamples: number[]
   /** Requests per second against the same framework's bare server in the same run. */
   ratio: number
   /** Server CPU per request against the same framework's bare server in the same run. */
   cpuRatio: number
 }
 
+/** Two variants measured next to each other in every round. */
+export interface HttpComparison {
+  runtime: Runtime
+  framework: Framework
+  subject: Variant
+  anchor: Variant
+  /** Median over rounds of anchor CPU/request ÷ subject CPU/request (1 = as cheap as the anchor). */
+  efficiency: number
+  /** Median over rounds of subject RPS ÷ anchor RPS. */
+  rpsRatio: number
+}
+
+export interface HttpRun {
+  results: HttpResult[]
+  comparisons: HttpComparison[]
+  /** What each runtime's server process was, checked by /proc/<pid>/comm. */
+  processes: Partial<Record<Runtime, string>>
+  clockTicks: number
+  poolSize: number
+}
+
+// Requests are formatted once, in init; request() only picks the next one.
 const WRK_SCRIPT = `
-local headers = {}
+local requests = {}
 local i = 0
 init = function(args)
-  for line in io.lines(args[1]) do headers[#headers + 1] = line end
+  for line in io.lines(args[1]) do
+    requests[#requests + 1] = wrk.format('GET', '/cert-info', { ['X-Forwarded-Client-Cert'] = line })
+  end
+  i = tonumber(args[2] or '0') % #requests
 end
 request = function()
   i = i + 1
-  if i > #headers then i = 1 end
-  return wrk.format('GET', '/cert-info', { ['X-Forwarded-Client-Cert'] = headers[i] })
+  if i > #requests then i = 1 end
+  return requests[i]
 end
 `
 
+/** The server's command: the runtime's own binary, never a wrapper, so the pid is the server. */
 function serverCommand(runtime: Runtime, variant: string, port: number): [string, string[]] {
   const file = join('bench', 'server.ts')
+  // node_modules/.bin links straight to the native executables (checked by processName below).
   if (runtime === 'bun') return [join('node_modules', '.bin', 'bun'), [file, variant, String(port)]]
   if (runtime === 'deno') return [join('node_modules', '.bin', 'deno'), ['run', '-A', file, variant, String(port)]]
   return [process.execPath, ['--import', 'tsx', file, variant, String(port)]]
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
@@ -63,10 +111,18 @@ async function freePort(): Promise<number> {
   })
 }
 
-async function startServer(runtime: Runtime, variant: string): Promise<{ child: ChildProcess; port: number }> {
+export interface Server {
+  child: ChildProcess
+  port: number
+  /** Requests sent to it so far: where the next run's rotation starts. */
+  sent: number
+}
+
+/** Starts one server variant and waits for "listening"; checks that its pid is the runtime itself. */
+export async function startServer(runtime: Runtime, variant: string, extraArgs: string[] = []): Promise<Server> {
   const port = await freePort()
   const [cmd, args] = serverCommand(runtime, variant, port)
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NO_COLOR: '1' } })
+  const child = spawn(cmd, [...extraArgs, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NO_COLOR: '1' } })
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${runtime} ${variant} server did not start`)), 30_000)
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -77,17 +133,48 @@ async function startServer(runtime: Runtime, variant: string): Promise<{ child: 
     })
     child.once('exit', (code) => reject(new Error(`${runtime} ${variant} server exited with ${code}`)))
   })
-  return { child, port }
+  const comm = processName(child.pid!)
+  if (!comm.startsWith(runtime)) throw new Error(`${runtime} ${variant}: pid ${child.pid} is "${comm}", not the runtime: CPU would be a wrapper's`)
+  return { child, port, sent: 0 }
 }
 
-function cpuSeconds(pid: number): number {
-  // /proc/<pid>/stat fields 14 and 15: utime and stime in clock ticks (100 per second here).
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
+export function processName(pid: number): string {
+  return readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
 }
 
-async function wrk(port: number, headersFile: string, seconds: number): Promise<{ rps: number; requests: number; non2xx: number }> {
-  const args = ['-t1', '-c50', `-d${seconds}s`, '-s', join('.bench', 'headers.lua'), `http://127.0.0.1:${port}/cert-info`, '--', headersFile]
+let ticks = 0
+/** Clock ticks per second for /proc times (`getconf CLK_TCK`; 100 on Linux in practice). */
+export function clockTicks(): number {
+  if (ticks === 0) {
+    try {
+      ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+    } catch {
+      ticks = 100
+    }
+  }
+  return ticks
+}
+
+/** utime + stime of the whole process (every thread), seconds: /proc/<pid>/stat fields 14 and 15. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name, which is in parentheses and may hold spaces: field 3 is [0].
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks()
+}
+
+export interface WrkRun {
+  rps: number
+  requests: number
+  non2xx: number
+  errors: number
+}
+
+/** One wrk run: -t1 -c50, the request file's lines rotated from `offset`. */
+export async function wrk(port: number, requestsFile: string, seconds: number, offset = 0): Promise<WrkRun> {
+  const script = join('.bench', 'headers.lua')
+  writeFileSync(script, WRK_SCRIPT)
+  const args = ['-t1', '-c50', `-d${seconds}s`, '-s', script, `http://127.0.0.1:${port}/cert-info`, '--', requestsFile, String(offset)]
   const out = await new Promise<string>((resolve, reject) => {
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] })
     let text = ''
@@ -98,102 +185,170 @@ async function wrk(port: number, headersFile: string, seconds: number): Promise<
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0)
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0)
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0)
-  return { rps, requests, non2xx }
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
+  const errors = socket === null ? 0 : socket.slice(1).reduce((s, n) => s + Number(n), 0)
+  return { rps, requests, non2xx, errors }
+}
+
+/** Writes the request files: one returning client, and a pool of distinct new certificates. */
+export async function writeRequestFiles(poolSize: number): Promise<{ warm: string; cold: string }> {
+  const template = await makeTemplate('RSA-2048')
+  const subject = template.cert.subjectRfc4514
+  const files = { warm: join('.bench', 'warm.txt'), cold: join('.bench', 'cold.txt') }
+  writeFileSync(files.warm, `${envoyHeader(variantDer(template, 0xffff0000), subject)}\n`)
+  const cold = Array.from({ length: poolSize }, (_, i) => envoyHeader(variantDer(template, i), subject))
+  writeFileSync(files.cold, `${cold.join('\n')}\n`)
+  return files
 }
 
 export interface HttpOptions {
   runtimes: Runtime[]
   seconds: number
   rounds: number
-  coldCertificates: number
+  /** Distinct certificates for the `cold` variants (default 40,000). */
+  poolSize?: number
   /** Frameworks besides Hono to measure; they run on Node only. Default: Express and Fastify. */
   frameworks?: Exclude<Framework, 'hono'>[]
+  /** Seconds of untimed load per variant before the rounds (JIT, connections); default 2, 0 skips. */
+  warmUpSeconds?: number
+  /** Called after each wrk run (progress). */
+  onRun?: (line: string) => void
 }
 
 interface Target {
   framework: Framework
   variant: Variant
   server: string
-  file: string
+  file: 'warm' | 'cold'
 }
 
-/** What runs on a runtime: each framework bare, and with certgate for returning and new certificates. */
-function targetsFor(runtime: Runtime, frameworks: Exclude<Framework, 'hono'>[], files: { warm: string; cold: string }): Target[] {
+/** What runs on a runtime, in round order: each certgate variant right after its anchor. */
+function targetsFor(runtime: Runtime, frameworks: Exclude<Framework, 'hono'>[]): Target[] {
   const list: Target[] = [
-    { framework: 'hono', variant: 'bare', server: 'bare', file: files.warm },
-    { framework: 'hono', variant: 'noop', server: 'noop', file: files.warm },
-    { framework: 'hono', variant: 'warm', server: 'certgate', file: files.warm },
-    { framework: 'hono', variant: 'cold', server: 'certgate', file: files.cold },
+    { framework: 'hono', variant: 'bare', server: 'bare', file: 'warm' },
+    { framework: 'hono', variant: 'naive-map', server: 'naive-map', file: 'warm' },
+    { framework: 'hono', variant: 'noop', server: 'noop', file: 'warm' },
+    { framework: 'hono', variant: 'warm', server: 'certgate', file: 'warm' },
+    { framework: 'hono', variant: 'cold', server: 'certgate', file: 'cold' },
+    { framework: 'hono', variant: 'cold-check', server: 'cold-check', file: 'cold' },
   ]
   if (runtime !== 'node') return list
   for (const framework of frameworks) {
     list.push(
-      { framework, variant: 'bare', server: `${framework}-bare`, file: files.warm },
-      { framework, variant: 'warm', server: `${framework}-certgate`, file: files.warm },
-      { framework, variant: 'cold', server: `${framework}-certgate`, file: files.cold },
+      { framework, variant: 'bare', server: `${framework}-bare`, file: 'warm' },
+      { framework, variant: 'warm', server: `${framework}-certgate`, file: 'warm' },
+      { framework, variant: 'cold', server: `${framework}-certgate`, file: 'cold' },
     )
   }
   return list
 }
 
-/**
- * Runs every runtime's variants, alternating, and returns the mean per variant with its ratios
- * against the same framework's bare server.
- */
-export async function runHttp(options: HttpOptions): Promise<HttpResult[]> {
-  const template = await makeTemplate('RSA-2048')
-  const subject = template.cert.subjectRfc4514
-  const warm = Array.from({ length: 10 }, (_, i) => envoyHeader(variantDer(template, 0xffff0000 + i), subject))
-  // More distinct certificates than the cache holds (10,000), so every request misses.
-  const cold = Array.from({ length: options.coldCertificates }, (_, i) => envoyHeader(variantDer(template, i), subject))
-  writeFileSync(join('.bench', 'headers.lua'), WRK_SCRIPT)
-  const files = { warm: join('.bench', 'warm.txt'), cold: join('.bench', 'cold.txt') }
-  writeFileSync(files.warm, `${warm.join('\n')}\n`)
-  writeFileSync(files.cold, `${cold.join('\n')}\n`)
+/** The pairs compared, subject against anchor; both are measured next to each other. */
+const COMPARISONS: ReadonlyArray<readonly [Variant, Variant]> = [
+  ['warm', 'noop'],
+  ['warm', 'naive-map'],
+  ['cold', 'cold-check'],
+  ['noop', 'bare'],
+]
 
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+interface Sample {
+  rps: number
+  cpuUs: number
+  requests: number
+  non2xx: number
+}
+
+/** Runs every runtime's variants in alternating rounds; medians per variant and paired comparisons. */
+export async function runHttp(options: HttpOptions): Promise<HttpRun> {
+  const poolSize = options.poolSize ?? 40_000
+  const files = await writeRequestFiles(poolSize)
   const results: HttpResult[] = []
+  const comparisons: HttpComparison[] = []
+  const processes: HttpRun['processes'] = {}
   for (const runtime of options.runtimes) {
-    const targets = targetsFor(runtime, options.frameworks ?? ['express', 'fastify'], files)
-    const servers = new Map<string, { child: ChildProcess; port: number }>()
+    const targets = targetsFor(runtime, options.frameworks ?? ['express', 'fastify'])
+    const servers = new Map<string, Server>()
     try {
-      for (const { server } of targets) if (!servers.has(server)) servers.set(server, await startServer(runtime, server))
-      for (const t of targets) await wrk(servers.get(t.server)!.port, t.file, 2)
-      const samples = new Map<Target, { rps: number; cpu: number; requests: number; non2xx: number }[]>()
+      const names = [...new Set(targets.map((t) => t.server))]
+      const started = await Promise.allSettled(names.map((name) => startServer(runtime, name)))
+      started.forEach((s, i) => s.status === 'fulfilled' && servers.set(names[i]!, s.value))
+      const failed = started.find((s) => s.status === 'rejected')
+      if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
+      processes[runtime] = processName(servers.get('bare')!.child.pid!)
+      // Where each framework's certgate server is in the new-certificate pool at the start of a
+      // round: its cold run and the cold-check anchor's both start there, the same stream.
+      const coldOffsets = (): Map<Framework, number> =>
+        new Map(targets.filter((t) => t.variant === 'cold').map((t) => [t.framework, servers.get(t.server)!.sent]))
+      const measure = async (t: Target, seconds: number, offsets: Map<Framework, number>): Promise<Sample> => {
+        const server = servers.get(t.server)!
+        const offset = t.file === 'warm' ? 0 : offsets.get(t.framework)!
+        const before = cpuSeconds(server.child.pid!)
+        const run = await wrk(server.port, files[t.file], seconds, offset)
+        const cpu = cpuSeconds(server.child.pid!) - before
+        // In flight when wrk stopped: sent, not counted; 50 more keeps the rotation ahead.
+        if (t.file === 'cold' && t.variant === 'cold') server.sent += run.requests + 50
+        if (run.errors > 0) options.onRun?.(`  ${runtime} ${t.server}: ${run.errors} socket errors`)
+        return { rps: run.rps, cpuUs: (cpu * 1e6) / Math.max(1, run.requests), requests: run.requests, non2xx: run.non2xx }
+      }
+      // Warm-up: JIT, caches, connections.
+      const warmUpOffsets = coldOffsets()
+      const warmUp = options.warmUpSeconds ?? 2
+      if (warmUp > 0) for (const t of targets) await measure(t, warmUp, warmUpOffsets)
+      const samples = new Map<Target, Sample[]>(targets.map((t) => [t, []]))
       for (let round = 0; round < options.rounds; round++) {
-        for (const t of targets) {
-          const { child, port } = servers.get(t.server)!
-          const cpuBefore = cpuSeconds(child.pid!)
-          const run = await wrk(port, t.file, options.seconds)
-          const cpu = cpuSeconds(child.pid!) - cpuBefore
-          samples.set(t, [...(samples.get(t) ?? []), { ...run, cpu }])
-        }
+        const order = round % 2 === 0 ? targets : [...targets].reverse()
+        const offsets = coldOffsets()
+        for (const t of order) samples.get(t)!.push(await measure(t, options.seconds, offsets))
+        options.onRun?.(`  ${runtime}: round ${round + 1}/${options.rounds} done`)
       }
-      const mean = (t: Target): { rps: number; cpuUs: number; non2xx: number } => {
+      const find = (framework: Framework, variant: Variant): Target | undefined =>
+        targets.find((t) => t.framework === framework && t.variant === variant)
+      const resultOf = (t: Target): HttpResult => {
         const list = samples.get(t)!
-        const requests = list.reduce((s, x) => s + x.requests, 0)
+        const bare = samples.get(find(t.framework, 'bare')!)!
+        const rps = median(list.map((s) => s.rps))
+        const cpuUs = median(list.map((s) => s.cpuUs))
         return {
-          rps: list.reduce((s, x) => s + x.rps, 0) / list.length,
-          cpuUs: (list.reduce((s, x) => s + x.cpu, 0) * 1e6) / Math.max(1, requests),
-          non2xx: list.reduce((s, x) => s + x.non2xx, 0),
-        }
-      }
-      for (const t of targets) {
-        const m = mean(t)
-        const bare = mean(targets.find((b) => b.framework === t.framework && b.variant === 'bare')!)
-        results.push({
           runtime,
           framework: t.framework,
           variant: t.variant,
-          rps: m.rps,
-          cpuUsPerRequest: m.cpuUs,
-          non2xx: m.non2xx,
-          ratio: m.rps / bare.rps,
-          cpuRatio: m.cpuUs / bare.cpuUs,
-        })
+          rps,
+          cpuUsPerRequest: cpuUs,
+          non2xx: list.reduce((s, x) => s + x.non2xx, 0),
+          requests: list.reduce((s, x) => s + x.requests, 0),
+          rpsSamples: list.map((s) => Math.round(s.rps)),
+          cpuUsSamples: list.map((s) => Number(s.cpuUs.toFixed(1))),
+          ratio: rps / median(bare.map((s) => s.rps)),
+          cpuRatio: cpuUs / median(bare.map((s) => s.cpuUs)),
+        }
+      }
+      results.push(...targets.map(resultOf))
+      for (const framework of new Set(targets.map((t) => t.framework))) {
+        for (const [subject, anchor] of COMPARISONS) {
+          const s = find(framework, subject)
+          const a = find(framework, anchor)
+          if (s === undefined || a === undefined) continue
+          const ss = samples.get(s)!
+          const as = samples.get(a)!
+          comparisons.push({
+            runtime,
+            framework,
+            subject,
+            anchor,
+            efficiency: median(ss.map((x, i) => as[i]!.cpuUs / x.cpuUs)),
+            rpsRatio: median(ss.map((x, i) => x.rps / as[i]!.rps)),
+          })
+        }
       }
     } finally {
       for (const server of servers.values()) server.child.kill()
     }
   }
-  return results
+  return { results, comparisons, processes, clockTicks: clockTicks(), poolSize }
 }

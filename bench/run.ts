@@ -9,9 +9,9 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
-import { type Framework, type HttpResult, type Runtime, runHttp } from './http.ts'
+import { type Framework, type HttpComparison, type HttpResult, type HttpRun, type Runtime, runHttp, type Variant } from './http.ts'
 import type { MicroResult } from './micro.ts'
 import type { EvictionResult } from './cache-eviction.ts'
 
@@ -80,6 +80,26 @@ execFileSync(process.execPath, [join('node_modules', 'typescript', 'bin', 'tsc')
 const rows: Row[] = []
 const started = new Date()
 
+/** The first line a runtime prints for --version, or 'unavailable'. */
+function version(cmd: string): string {
+  try {
+    return execFileSync(cmd, ['--version'], { encoding: 'utf8' }).trim().split('\n')[0]!
+  } catch {
+    return 'unavailable'
+  }
+}
+const machine = {
+  cpu: cpus()[0]?.model ?? 'cpu',
+  cores: cpus().length,
+  node: process.version,
+  bun: runtimes.includes('bun') ? version(bin('bun')) : null,
+  deno: runtimes.includes('deno') ? version(bin('deno')).replace(/ \(.*/, '') : null,
+  date: started.toISOString(),
+  loadAverage: loadavg().map((n) => Number(n.toFixed(2))),
+}
+const machineLine = `${machine.cores}× ${machine.cpu}; Node ${machine.node}${machine.bun ? `, Bun ${machine.bun}` : ''}${machine.deno ? `, ${machine.deno}` : ''}; ${machine.date.slice(0, 16).replace('T', ' ')} UTC; load average ${machine.loadAverage.join(' ')} at start`
+log(`certgate benchmarks — ${machineLine}`)
+
 // Micro benchmarks, one process per runtime.
 const micro: Partial<Record<Runtime, MicroResult[]>> = {}
 for (const runtime of part('micro') ? runtimes : []) {
@@ -105,36 +125,68 @@ for (const [runtime, results] of Object.entries(micro)) {
   }
 }
 
-// HTTP ratios against each framework's bare server.
-let http: HttpResult[] = []
+// HTTP: each variant's server CPU per request and RPS; certgate against its anchors.
+let http: HttpRun | null = null
 const FRAMEWORK_NAMES: Record<Framework, string> = { hono: 'Hono', express: 'Express', fastify: 'Fastify' }
+const VARIANT_LABELS: Record<Variant, string> = {
+  bare: 'bare',
+  noop: '+ a no-op async middleware (the floor for any middleware)',
+  'naive-map': '+ hand-written Map keyed by the header text',
+  'cold-check': '+ hand-written cold check on every request',
+  warm: '+ certgate, returning client',
+  cold: '+ certgate, new certificate every request',
+}
 if (!part('http')) {
   // Not asked for.
 } else if (findWrk() === null) {
-  rows.push({ figure: 'HTTP ratios', value: 'skipped: wrk not found and not installable', target: '', met: null })
+  rows.push({ figure: 'HTTP', value: 'skipped: wrk not found and not installable', target: '', met: null })
 } else {
-  log(`HTTP benchmarks (${runtimes.join(', ')}), wrk -t1 -c50…`)
-  const seconds = Number(flag('seconds') ?? (smoke ? 1 : 10))
-  const rounds = Number(flag('rounds') ?? (smoke ? 1 : 2))
-  http = await runHttp({ runtimes, seconds, rounds, coldCertificates: smoke ? 2000 : 30_000 })
-  for (const r of http) {
-    // The targets are Hono's; Express and Fastify are measured against their own bare servers.
-    const target = r.framework !== 'hono' ? null : r.variant === 'warm' ? 0.95 : r.variant === 'cold' ? 0.5 : null
-    const name = FRAMEWORK_NAMES[r.framework]
-    const label = {
-      bare: `bare ${name}`,
-      noop: `${name} + a no-op async middleware (the floor for any middleware)`,
-      warm: `${name} + certgate, returning clients`,
-      cold: `${name} + certgate, new certificate every request`,
-    }[r.variant]
-    const cpuRatio = r.variant === 'bare' ? '' : `, CPU/req ${r.cpuRatio.toFixed(2)}×`
-    rows.push({
-      figure: `${r.runtime}: HTTP ${label}`,
-      value: `${r.ratio.toFixed(2)}× rps${cpuRatio} (${Math.round(r.rps)} rps, ${r.cpuUsPerRequest.toFixed(0)} µs CPU/req${r.non2xx ? `, ${r.non2xx} non-2xx!` : ''})`,
-      target: target === null ? (r.variant === 'bare' ? 'baseline' : '') : `≥ ${target}×`,
-      met: target === null ? null : r.ratio >= target && r.non2xx === 0,
-    })
+  const seconds = Number(flag('seconds') ?? (smoke ? 1 : 3))
+  const rounds = Number(flag('rounds') ?? (smoke ? 1 : 5))
+  log(`HTTP benchmarks (${runtimes.join(', ')}), wrk -t1 -c50, ${rounds} rounds of ${seconds} s per variant…`)
+  http = await runHttp({ runtimes, seconds, rounds, poolSize: smoke ? 2000 : 40_000, warmUpSeconds: smoke ? 0 : 2, onRun: log })
+  for (const runtime of runtimes) {
+    for (const r of http.results.filter((x) => x.runtime === runtime)) {
+      const name = FRAMEWORK_NAMES[r.framework]
+      const label = r.variant === 'bare' ? `bare ${name}` : `${name} ${VARIANT_LABELS[r.variant]}`
+      const rel = r.variant === 'bare' ? '' : `, ${r.ratio.toFixed(2)}× bare rps`
+      rows.push({
+        figure: `${runtime}: HTTP ${label}`,
+        value: `${r.cpuUsPerRequest.toFixed(1)} µs CPU/req, ${Math.round(r.rps).toLocaleString('en')} rps${rel}${r.non2xx ? `, ${r.non2xx} non-2xx!` : ''}`,
+        target: '',
+        met: r.non2xx === 0 ? null : false,
+      })
+    }
+    for (const c of http.comparisons.filter((x) => x.runtime === runtime)) rows.push(comparisonRow(c, http.results))
   }
+}
+
+/** A comparison's row: the target, where there is one, on the CPU figure. */
+function comparisonRow(c: HttpComparison, results: HttpResult[]): Row {
+  const of = (v: Variant): HttpResult => results.find((r) => r.runtime === c.runtime && r.framework === c.framework && r.variant === v)!
+  const [s, a] = [of(c.subject), of(c.anchor)]
+  const clean = s.non2xx === 0 && a.non2xx === 0
+  const cpus = `${s.cpuUsPerRequest.toFixed(1)} vs ${a.cpuUsPerRequest.toFixed(1)} µs CPU/req; rps ${c.rpsRatio.toFixed(2)}×`
+  const name = FRAMEWORK_NAMES[c.framework]
+  if (c.subject === 'cold' && c.anchor === 'cold-check') {
+    const times = 1 / c.efficiency
+    return {
+      figure: `${c.runtime}: TARGET new certificate: ${name} + certgate CPU ÷ hand-written cold check`,
+      value: `${times.toFixed(2)}× (${cpus})`,
+      target: '≤ 1.25×',
+      met: times <= 1.25 && clean,
+    }
+  }
+  if (c.subject === 'warm' && c.anchor === 'noop') {
+    return {
+      figure: `${c.runtime}: TARGET returning client: ${name} + certgate efficiency vs no-op middleware`,
+      value: `${c.efficiency.toFixed(3)} (${cpus})`,
+      target: '≥ 0.97',
+      met: c.efficiency >= 0.97 && clean,
+    }
+  }
+  const what = c.anchor === 'naive-map' ? 'returning client: certgate efficiency vs naive Map' : `${c.subject} efficiency vs ${c.anchor}`
+  return { figure: `${c.runtime}: ${name} ${what}`, value: `${c.efficiency.toFixed(3)} (${cpus})`, target: '', met: clean ? null : false }
 }
 
 // Memory under the attacker's pattern.
@@ -176,13 +228,12 @@ if (part('eviction')) {
   rows.push({ figure: 'node: BoundedCache.get, resident key', value: `${eviction.getNs.toFixed(0)} ns`, target: '', met: null })
 }
 
-const machine = `${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${started.toISOString().slice(0, 10)}`
 if (json) {
   console.log(JSON.stringify({ machine, smoke, rows, micro, http, memory, eviction }, null, 2))
 } else {
   const width = Math.max(...rows.map((r) => r.figure.length))
   const valueWidth = Math.max(...rows.map((r) => r.value.length))
-  console.log(`\ncertgate benchmarks — ${machine}${smoke ? ' (smoke run: figures not meaningful)' : ''}\n`)
+  console.log(`\ncertgate benchmarks — ${machineLine}${smoke ? ' (smoke run: figures not meaningful)' : ''}\n`)
   for (const r of rows) {
     const mark = r.met === null ? ' ' : r.met ? '✓' : '✗'
     console.log(`${mark} ${r.figure.padEnd(width)}  ${r.value.padEnd(valueWidth)}  ${r.target}`)

@@ -1,13 +1,15 @@
 /**
  * The server the HTTP benchmark drives, in whichever runtime runs it: `bare` is Hono answering
- * /cert-info with a fixed JSON body of the same shape; `certgate` puts the middleware in front.
+ * /cert-info with a fixed JSON body of the same shape; `certgate` puts the middleware in front;
+ * `noop` an async middleware that only awaits next(); `naive-map` and `cold-check` the
+ * hand-written anchors of bench/anchors.ts.
  * `express-*` and `fastify-*` do the same with Express 5 and Fastify 5 (Node only).
- * Usage: <runtime> bench/server.ts <bare|noop|certgate|express-bare|express-certgate|fastify-bare|fastify-certgate> <port>;
+ * Usage: <runtime> bench/server.ts <bare|noop|naive-map|cold-check|certgate|express-bare|express-certgate|fastify-bare|fastify-certgate> <port>;
  * prints "listening" when ready.
  * Needs `npm run build` first (bench/run.ts does it).
  * @module
  */
-import { Hono } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 // The built package, as `npm start` runs it: tsx's transform adds a __name() call to every
 // closure the library creates per request, which the published code does not have.
 // Loaded by a computed path so the type checker reads src/adapters/hono.ts's types, with or without dist/.
@@ -15,6 +17,7 @@ const built = '../dist/adapters/hono.js'
 const { clientCert } = (await import(built)) as typeof import('../src/adapters/hono.ts')
 import type { ClientCertEnv } from '../src/adapters/hono.ts'
 import { BENCH_CN } from './fixtures.ts'
+import { coldCheck, naiveMap } from './anchors.ts'
 
 declare const Bun: { serve(options: { port: number; hostname: string; fetch: (r: Request) => Response | Promise<Response> }): unknown } | undefined
 declare const Deno:
@@ -25,13 +28,14 @@ const args: string[] = typeof Deno !== 'undefined' ? Deno.args : (globalThis as 
 const [variant = 'bare', portText = '8000'] = args
 const port = Number(portText)
 
+// The shape and size of certgate's answer for the bench certificate (472 bytes of JSON).
 const FIXED = {
   thumbprint: '0'.repeat(64),
   thumbprint_sha1: '0'.repeat(40),
   common_name: BENCH_CN,
   subject: `CN=${BENCH_CN}`,
-  issuer: 'CN=issuer',
-  serial_number: '01',
+  issuer: 'CN=certgate test intermediate CA,O=certgate test',
+  serial_number: '0'.repeat(32),
   not_before: new Date(0).toISOString(),
   not_after: new Date(0).toISOString(),
   dns_names: [],
@@ -78,19 +82,25 @@ if (variant.startsWith('express-')) {
   await serveHono()
 }
 
-/** Hono on Node, Bun or Deno: bare, with a no-op middleware, or with certgate. */
+/** Hono on Node, Bun or Deno: bare, with a no-op middleware, a hand-written anchor, or with certgate. */
 async function serveHono(): Promise<void> {
   const app = new Hono<ClientCertEnv>()
-  if (variant === 'certgate') {
-    app.use(clientCert(options))
+  if (variant === 'certgate' || variant === 'naive-map' || variant === 'cold-check') {
+    const allowed = new Set([BENCH_CN])
+    if (variant === 'certgate') app.use(clientCert(options))
+    // The anchors set a plain object as clientCert: the handler only serialises it.
+    else app.use((variant === 'naive-map' ? naiveMap(allowed, FIXED) : coldCheck(allowed, FIXED)) as unknown as MiddlewareHandler<ClientCertEnv>)
+    // The same handler for certgate and its anchors: the identity the middleware set, as JSON.
     app.get('/cert-info', (c) => c.json(c.get('clientCert')))
   } else if (variant === 'noop') {
     app.use(async (_c, next) => {
       await next()
     })
     app.get('/cert-info', (c) => c.json(FIXED))
-  } else {
+  } else if (variant === 'bare') {
     app.get('/cert-info', (c) => c.json(FIXED))
+  } else {
+    throw new Error(`unknown variant ${variant}`)
   }
 
   if (typeof Bun !== 'undefined') {
