@@ -2,8 +2,9 @@
  * The reference Azure Container Apps service as a Hono app: `/health` for the platform's probes,
  * and behind the client certificate check `/cert-info` and the two outbound routes (through the
  * Dapr sidecar, and direct); a request that came through the Dapr sidecar is refused before any
- * certificate is read. Every failure is an `application/problem+json` answer. Web APIs
- * only: the same app runs on Node, Bun and Deno; each entry point hands in its runtime's
+ * certificate is read. Every failure is an `application/problem+json` answer and one JSON log
+ * line (`request-log.ts`); the certificate check's observer hooks feed the log (a refusal's
+ * thumbprint) and the OpenTelemetry metrics. Web APIs only: the same app runs on Node, Bun and Deno; each entry point hands in its runtime's
  * connection-info helper for `TRUSTED_PROXY_CIDRS`.
  * @module
  */
@@ -91,9 +92,10 @@ export function createServiceApp(config: ServiceConfig, deps: ServiceDeps = {}):
       onVerified: metrics === null ? undefined : (event) => metrics.verified(event),
       onRefused(event) {
         logRefusal(log, event.error, event.request, event.thumbprint)
+        // Marked before the metrics, so a failing SDK cannot make onError log it a second time.
+        logged.add(event.request)
         const { code, status } = event.error
         metrics?.refused({ code, status, durationMs: event.durationMs })
-        logged.add(event.request)
       },
     })
   )
