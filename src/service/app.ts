@@ -4,8 +4,8 @@
  * Dapr sidecar, and direct); a request that came through the Dapr sidecar is refused before any
  * certificate is read. Every failure is an `application/problem+json` answer and one JSON log
  * line (`request-log.ts`); the certificate check's observer hooks feed the log (a refusal's
- * thumbprint) and the OpenTelemetry metrics. Web APIs only: the same app runs on Node, Bun and Deno; each entry point hands in its runtime's
- * connection-info helper for `TRUSTED_PROXY_CIDRS`.
+ * thumbprint) and the OpenTelemetry metrics. Web APIs only: the same app runs on Node, Bun and
+ * Deno; each entry point hands in its runtime's connection-info helper for `TRUSTED_PROXY_CIDRS`.
  * @module
  */
 import { Hono } from 'hono'
