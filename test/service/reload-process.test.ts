@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../../src/testing/index.ts'
+import { onceAcrossNodes } from '../support/package.ts'
 import { createTestCrl } from '../support/pki.ts'
 import { type LogLine, ROOT, type ServiceProcess, startServiceProcess } from '../support/service-process.ts'
 
@@ -234,7 +235,7 @@ const ENTRIES = [
   { name: 'Deno', command: DENO, args: ['run', '-A', 'src/service/deno.ts'] },
 ]
 
-describe('the Bun and Deno entries reload too, and stop their watch on SIGTERM', { skip }, () => {
+describe('the Bun and Deno entries reload too, and stop their watch on SIGTERM', { skip: onceAcrossNodes('it spawns bun and deno') }, () => {
   const started: ServiceProcess[] = []
   const dirs: string[] = []
 

@@ -29,14 +29,15 @@ export interface ServiceProcess {
 }
 
 /**
- * Starts `command args` (default: the Node entry through tsx) with `vars` as the only service
+ * Starts `command args` (default: the Node entry through tsx, on this Node) with `vars` as the only service
  * variables, on a free port of 127.0.0.1, and resolves once it logged its start line.
  */
 export async function startServiceProcess(
   vars: Record<string, string>,
   options: { command?: string; args?: string[]; startTimeoutMs?: number } = {}
 ): Promise<ServiceProcess> {
-  const { command = 'node', args = ['--import', 'tsx', 'src/service/main.ts'] } = options
+  // The Node that runs the test (npm test runs the suite under each supported Node version).
+  const { command = process.execPath, args = ['--import', 'tsx', 'src/service/main.ts'] } = options
   const port = await freePort()
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1' }
   for (const name of SERVICE_VARIABLES) delete env[name]
