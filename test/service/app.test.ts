@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { Hono } from 'hono'
 import type { ConnInfo, GetConnInfo } from 'hono/conninfo'
 import { parseServiceConfig, type ServiceConfig } from '../../src/service/config.ts'
-import { createServiceApp, serviceErrorHandler } from '../../src/service/app.ts'
+import { createServiceApp as createApp, type ServiceDeps, serviceErrorHandler } from '../../src/service/app.ts'
 import { createLogger } from '../../src/service/log.ts'
 import { traceHeaders } from '../../src/service/trace-context.ts'
 import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../../src/testing/index.ts'
@@ -24,6 +24,11 @@ import {
 } from '../support/loopback.ts'
 
 const BOUNDED = { timeout: 10_000 }
+
+/** The app with its log lines dropped (test/service/observability.test.ts checks them). */
+function createServiceApp(config: ServiceConfig, deps: ServiceDeps = {}): Hono {
+  return createApp(config, { log: createLogger(() => {}), ...deps })
+}
 const OUTBOUND_TIMEOUT_MS = 500
 const SLACK_MS = 1000
 const ALLOWED_CN = 'api-client.contoso.com'

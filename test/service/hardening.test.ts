@@ -11,7 +11,8 @@ import assert from 'node:assert/strict'
 import { getRequestListener } from '@hono/node-server'
 import type { Hono } from 'hono'
 import { ConfigError, parseServiceConfig, type ServiceConfig } from '../../src/service/config.ts'
-import { createServiceApp } from '../../src/service/app.ts'
+import { createServiceApp as createApp, type ServiceDeps } from '../../src/service/app.ts'
+import { createLogger } from '../../src/service/log.ts'
 import { traceHeaders } from '../../src/service/trace-context.ts'
 import { getJson } from '../../src/service/outbound.ts'
 import { isCertgateError } from '../../src/errors.ts'
@@ -24,6 +25,11 @@ import {
 } from '../support/loopback.ts'
 
 const BOUNDED = { timeout: 10_000 }
+
+/** The app with its log lines dropped (test/service/observability.test.ts checks them). */
+function createServiceApp(config: ServiceConfig, deps: ServiceDeps = {}): Hono {
+  return createApp(config, { log: createLogger(() => {}), ...deps })
+}
 const ALLOWED_CN = 'api-client.contoso.com'
 const DEEP_LEVELS = 400_000
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
