@@ -13,7 +13,8 @@ import type { ForwardedCertificate, SourceRead } from './sources/index.ts'
 import { type AdapterOptions, type ClientCertOptions, type CompiledOptions, compileOptions } from './verify/options.ts'
 import { notify, startTrace, type Trace } from './verify/observe.ts'
 import {
-  cachedCertificate,
+  type Answer,
+  cachedAnswer,
   createVerdictCaches,
   type Identity,
   rememberIdentity,
@@ -56,7 +57,14 @@ export type ClientCertVerifier = (request: Request, context?: VerifyContext) => 
  * A verifier whose `authorize` and hooks get `handle` as their second argument: the adapter's own
  * handle on the request (Hono's Context, Express's req), which the core passes on untouched.
  */
-export type AdapterVerifier<H> = (request: Request, context: VerifyContext, handle: H) => Promise<VerifyResult>
+export type AdapterVerifier<H> = ((request: Request, context: VerifyContext, handle: H) => Promise<VerifyResult>) & {
+  /**
+   * The same decision, returned as it is when nothing had to be awaited (a returning client
+   * answered from the cache, a refusal found before any work), else the promise: an adapter then
+   * goes on to the handler without a turn of the event loop.
+   */
+  readonly settle: (request: Request, context: VerifyContext, handle: H) => VerifyResult | Promise<VerifyResult>
+}
 
 /**
  * Compiles options into a verifier. Bad options throw a TypeError here, at startup, never
@@ -78,7 +86,7 @@ export function createAdapterVerifier<H>(options: AdapterOptions<H>): AdapterVer
   const compiled = compileOptions(options)
   const caches = compiled.cache === null ? null : createVerdictCaches(compiled.cache, compiled.trust)
   const observed = compiled.onVerified !== null || compiled.onRefused !== null
-  return function verifyRequest(request: Request, context: VerifyContext, handle: H): Promise<VerifyResult> {
+  const settle = (request: Request, context: VerifyContext, handle: H): VerifyResult | Promise<VerifyResult> => {
     // Null without hooks: then nothing below records, allocates or reads a clock for them.
     const trace = startTrace(observed)
     let read: SourceRead
@@ -89,24 +97,27 @@ export function createAdapterVerifier<H>(options: AdapterOptions<H>): AdapterVer
       if (found === null) {
         if (compiled.mode !== 'accept') throw new CertgateError('ERR_CERT_MISSING', 'A client certificate is required.')
         const none: VerifyResult = { ok: true, certificate: null }
-        return Promise.resolve(trace === null ? none : notify(compiled, none, trace, request, handle))
+        return trace === null ? none : notify(compiled, none, trace, request, handle)
       }
       read = found
-      // A returning client is answered without awaiting anything: the normal case stays cheap.
+      // A returning client is answered without awaiting anything, by one lookup, with a result
+      // made once for its certificate: the normal case allocates nothing.
       const cached =
         caches !== null && compiled.authorize === null ? answerFromCache(read, compiled, caches, trace) : undefined
-      if (cached !== undefined) {
-        const admitted: VerifyResult = { ok: true, certificate: cached }
-        return Promise.resolve(trace === null ? admitted : notify(compiled, admitted, trace, request, handle))
-      }
+      if (cached !== undefined) return trace === null ? cached : notify(compiled, cached, trace, request, handle)
     } catch (error) {
       const refused = refusal(error)
-      return Promise.resolve(trace === null ? refused : notify(compiled, refused, trace, request, handle))
+      return trace === null ? refused : notify(compiled, refused, trace, request, handle)
     }
     const decided = verifyRead(read, handle, compiled, caches, trace).then(admit, refusal)
     // The hook runs before the verifier's promise resolves, so the caller sees it done.
     return trace === null ? decided : decided.then((result) => notify(compiled, result, trace, request, handle))
   }
+  const verifyRequest = (request: Request, context: VerifyContext, handle: H): Promise<VerifyResult> => {
+    const settled = settle(request, context, handle)
+    return settled instanceof Promise ? settled : Promise.resolve(settled)
+  }
+  return Object.assign(verifyRequest, { settle })
 }
 
 function admit(certificate: ClientCertificate): VerifyResult {
@@ -142,7 +153,7 @@ export function verifyClientCert(
 }
 
 /**
- * The certificate for a request whose header and verdict are both cached, re-checked against the
+ * The result for a request whose header and verdict are both cached, re-checked against the
  * clock; undefined when anything must be computed. Throws a cached refusal.
  */
 function answerFromCache(
@@ -150,23 +161,27 @@ function answerFromCache(
   options: CompiledOptions,
   caches: VerdictCaches,
   trace: Trace | null
-): ClientCertificate | undefined {
+): VerifyResult | undefined {
   const nowMs = options.now()
-  let certificate: ClientCertificate | undefined
+  let answer: Answer | undefined
   try {
-    certificate = cachedCertificate(caches, read.key, nowMs)
+    answer = cachedAnswer(caches, read.key, nowMs)
   } catch (error) {
     // A cached refusal: onRefused still learns which certificate it was about.
     if (trace !== null && options.onRefused !== null) trace.thumbprint = identifiedThumbprint(caches, read.key, nowMs)
     throw error
   }
-  if (certificate === undefined) return undefined
+  if (answer === undefined) return undefined
+  const { certificate } = answer.result
   if (trace !== null) {
     trace.thumbprint = certificate.thumbprint
     trace.cached = true
   }
-  checkValidity(certificate, nowMs, options.toleranceMs)
-  return certificate
+  // As checkValidity compares (whole seconds, tolerance on both sides), without reading a Date;
+  // outside the window it throws the refusal.
+  const now = Math.floor(nowMs / 1000) * 1000
+  if (now < answer.validFromMs || now > answer.validToMs) checkValidity(certificate, nowMs, options.toleranceMs)
+  return answer.result
 }
 
 /** The leaf's SHA-256 a cached header text identifies, or null when it identifies none. */
@@ -188,10 +203,13 @@ async function verifyRead<H>(
   const identity = await rememberIdentity(caches, read.key, clock, () => identify(read.decode(), options))
   if (trace !== null) trace.thumbprint = identity.thumbprint
   let judged = false
-  const { certificate: cert } = await rememberVerdict(caches, identity.verdictKey, clock, () => {
+  const verdict = await rememberVerdict(caches, identity.verdictKey, clock, options.toleranceMs, () => {
     judged = true
     return judge(identity, nowMs, options)
   })
+  const cert = verdict.certificate
+  // The header text's next request is then answered in one lookup (see cachedAnswer).
+  if (verdict.answer !== undefined) identity.answer = verdict.answer
   if (trace !== null) trace.cached = !judged
   // A cached verdict is re-checked against the clock, so time can only turn it into a refusal.
   checkValidity(cert, nowMs, options.toleranceMs)
@@ -236,7 +254,7 @@ async function identify(forwarded: ForwardedCertificate, options: CompiledOption
     options.trust !== null && chain.length > 0
       ? `${thumbprint}:${await digestHex('SHA-256', concatBytes(chain))}`
       : thumbprint
-  return { der: leaf, thumbprint, chain, verdictKey }
+  return { der: leaf, thumbprint, chain, verdictKey, answer: undefined }
 }
 
 /**

@@ -4,7 +4,7 @@
  * problem+json.
  * @module
  */
-import type { Context, Env, MiddlewareHandler } from 'hono'
+import type { Context, Env, MiddlewareHandler, Next } from 'hono'
 import type { GetConnInfo } from 'hono/conninfo'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
@@ -16,6 +16,7 @@ import {
   createAdapterVerifier,
   type RefusedEvent,
   type VerifiedEvent,
+  type VerifyResult,
 } from '../verify.ts'
 import { defaultRefusal } from './refusal.ts'
 
@@ -98,18 +99,24 @@ export const clientCert = <M extends ClientCertMode = 'require', E extends Env =
   if (options.trustedProxies !== undefined && getConnInfo === undefined) {
     throw new TypeError('trustedProxies needs getConnInfo (from @hono/node-server/conninfo, hono/bun or hono/deno).')
   }
-  return async function clientCert(c, next) {
+  const proceed = (result: VerifyResult, c: Context<E & ClientCertEnv<M>>, next: Next): Promise<void> => {
+    if (!result.ok) return refuse(result.error, c)
+    c.set('clientCert', result.certificate as ClientCertEnv<M>['Variables']['clientCert'])
+    return next()
+  }
+  const refuse = async (error: CertgateError, c: Context): Promise<never> => {
+    const res = onError ? await onError(error, c) : defaultRefusal(error)
+    // HTTPException answers with its own status, so it must carry the response's.
+    throw new HTTPException(res.status as ContentfulStatusCode, { res, cause: error })
+  }
+  // Not an async function: a returning client's answer is known at once, and the handler then
+  // runs without an await of its own (settle never throws; a refusal is a rejected promise).
+  return function clientCert(c, next) {
     const remoteAddress = getConnInfo === undefined ? undefined : remoteAddressOf(getConnInfo, c)
     // The same Context, seen before the middleware sets clientCert: Hono's Context is invariant in
     // its Env, so the hooks' `Context<E>` is reached through the untyped one.
-    const result = await verify(c.req.raw, { remoteAddress, connection: c.env }, c as Context)
-    if (!result.ok) {
-      const res = onError ? await onError(result.error, c) : defaultRefusal(result.error)
-      // HTTPException answers with its own status, so it must carry the response's.
-      throw new HTTPException(res.status as ContentfulStatusCode, { res, cause: result.error })
-    }
-    c.set('clientCert', result.certificate as ClientCertEnv<M>['Variables']['clientCert'])
-    await next()
+    const settled = verify.settle(c.req.raw, { remoteAddress, connection: c.env }, c as Context)
+    return settled instanceof Promise ? settled.then((result) => proceed(result, c, next)) : proceed(settled, c, next)
   }
 }
 

@@ -6,6 +6,11 @@
  * own caches: new options never see another's verdicts. Verdicts rest on the trust material, so
  * they are dropped when the trust verifier's `version` moves, and one computed while it moved is
  * not kept; what a header text identifies does not depend on trust and stays.
+ *
+ * A returning client is answered in one lookup: once a header text's certificate has an accepted
+ * verdict, its identity carries that verdict's {@link Answer} (a copy that expires when the
+ * verdict does and holds only under the trust version it was made under), so the header text
+ * leads straight to the result, with no second lookup and nothing allocated.
  * @module
  */
 import { BoundedCache, TextMemo } from '../cache.ts'
@@ -24,6 +29,24 @@ export interface Identity {
    * root can depend on the intermediates that came with it.
    */
   readonly verdictKey: string
+  /** The accepted verdict's answer, once there is one: what the next request is answered with. */
+  answer: Answer | undefined
+}
+
+/**
+ * An accepted verdict as a returning client's request needs it: the result to hand out (frozen,
+ * the same object every time), the validity window to re-check against the clock (two number
+ * compares), until when it holds and under which trust material.
+ */
+export interface Answer {
+  readonly result: { readonly ok: true; readonly certificate: ClientCertificate }
+  /** notBefore − tolerance and notAfter + tolerance, in ms. */
+  readonly validFromMs: number
+  readonly validToMs: number
+  /** The verdict's own expiry: never past the TTL it was stored with or its validUntil. */
+  readonly expiresAt: number
+  /** The trust verifier's version the verdict was made under (0 without trust). */
+  readonly trustVersion: number
 }
 
 /** A certificate that passed the request-independent checks, and until when that holds. */
@@ -31,6 +54,8 @@ export interface Verdict {
   readonly certificate: ClientCertificate
   /** The earliest notAfter on its path, or a CRL's nextUpdate, in ms. */
   readonly validUntil: number
+  /** Added when the verdict is remembered (see {@link rememberVerdict}). */
+  readonly answer?: Answer
 }
 
 /** One verifier's caches. */
@@ -89,17 +114,25 @@ function currentVerdicts(caches: VerdictCaches): BoundedCache<Verdict | Certgate
 }
 
 /**
- * The certificate for a header whose identity and verdict are both cached, or undefined when
- * anything must be computed. Throws a cached refusal. The caller re-checks it against the clock.
+ * The answer for a header whose identity and verdict are both cached, or undefined when anything
+ * must be computed. Throws a cached refusal. The caller re-checks it against the clock. One
+ * lookup once the identity carries its answer; two (and the answer linked) the first time.
  */
-export function cachedCertificate(caches: VerdictCaches, headerKey: string, nowMs: number): ClientCertificate | undefined {
+export function cachedAnswer(caches: VerdictCaches, headerKey: string, nowMs: number): Answer | undefined {
   const identity = caches.identities.get(headerKey, nowMs)
   if (identity === undefined) return undefined
   if (identity instanceof CertgateError) throw identity
+  const linked = identity.answer
+  if (linked !== undefined && linked.expiresAt > nowMs && linked.trustVersion === trustVersion(caches)) return linked
   const verdict = currentVerdicts(caches).get(identity.verdictKey, nowMs)
   if (verdict === undefined) return undefined
   if (verdict instanceof CertgateError) throw verdict
-  return verdict.certificate
+  identity.answer = verdict.answer
+  return verdict.answer
+}
+
+function trustVersion(caches: VerdictCaches): number {
+  return caches.trust === null ? 0 : caches.trust.version
 }
 
 /** The identity for a header text, from the cache or computed (and stored) now. */
@@ -114,27 +147,47 @@ export function rememberIdentity(
     expiresAt: () => clock.ttlEnd,
     // What a header text identifies, or why it identifies nothing, never changes.
     refusalRetryAt: FINAL,
-    bytes: (identity) => identity.chain.reduce((n, c) => n + c.length, identity.der.length),
+    // The DER, and room for the answer the identity may carry later.
+    bytes: (identity) => identity.chain.reduce((n, c) => n + c.length, identity.der.length + 256),
   })
 }
 
-/** The verdict for a certificate, from the cache or computed (and stored) now. */
+/**
+ * The verdict for a certificate, from the cache or computed (and stored) now; a computed one
+ * carries its {@link Answer}, which `toleranceMs` widens the validity window of.
+ */
 export function rememberVerdict(
   caches: VerdictCaches | null,
   verdictKey: string,
   clock: CacheClock,
+  toleranceMs: number,
   compute: () => Promise<Verdict>
 ): Promise<Verdict> {
   // The cache of the material in use as the computation starts: if the material changes before
   // it ends, what it computed goes to a cache nobody reads any more (or stays out of this one).
-  return remembered(caches === null ? undefined : currentVerdicts(caches), verdictKey, compute, {
+  const verdicts = caches === null ? undefined : currentVerdicts(caches)
+  const version = caches === null ? 0 : caches.verdictsVersion
+  const answered = async (): Promise<Verdict> => withAnswer(await compute(), clock, toleranceMs, version)
+  return remembered(verdicts, verdictKey, answered, {
     clock,
     refusalRetryAt: caches?.refusalRetryAt ?? FINAL,
-    // Never past the certificate's own end of validity.
-    expiresAt: (verdict) => Math.min(clock.ttlEnd, verdict.validUntil + 1),
-    // A rough upper bound: the DER, its field strings, and object overhead.
-    bytes: (verdict) => verdict.certificate.der.length * 3 + 512,
+    expiresAt: (verdict) => verdict.answer!.expiresAt,
+    // A rough upper bound: the DER, its field strings, the answer, and object overhead.
+    bytes: (verdict) => verdict.certificate.der.length * 3 + 768,
   })
+}
+
+/** The verdict with its answer; it expires at the TTL's end, never past the validity it rests on. */
+function withAnswer(verdict: Verdict, clock: CacheClock, toleranceMs: number, trustVersion: number): Verdict {
+  const { certificate, validUntil } = verdict
+  const answer: Answer = Object.freeze({
+    result: Object.freeze({ ok: true as const, certificate }),
+    validFromMs: certificate.notBefore.getTime() - toleranceMs,
+    validToMs: certificate.notAfter.getTime() + toleranceMs,
+    expiresAt: Math.min(clock.ttlEnd, validUntil + 1),
+    trustVersion,
+  })
+  return { certificate, validUntil, answer }
 }
 
 interface Storing<V> {
