@@ -146,11 +146,11 @@ export function serve(app: FetchApp, options: ServeOptions = {}): ServeHandle {
 
   function onSignal(signal: NodeJS.Signals): void {
     if (closing !== null) {
-      console.error(`certgate: ${signal} again during shutdown; closing all connections now`)
+      console.warn(`certgate: ${signal} again during shutdown; closing all connections now`)
       server.closeAllConnections()
       return
     }
-    console.error(
+    console.warn(
       `certgate: ${signal} received; finishing in-flight requests (up to ${shutdownTimeoutMs} ms)`
     )
     void close().then(() => {
@@ -293,7 +293,7 @@ function shutDown(server: Server, timeoutMs: number, openSockets: () => number):
     const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS)
     const force = setTimeout(() => {
       const open = openSockets()
-      console.error(
+      console.warn(
         `certgate: shutdown bound of ${timeoutMs} ms reached; cutting ${open} connection(s)`
       )
       server.closeAllConnections()

@@ -371,14 +371,15 @@ describe('service processes', { skip }, () => {
 describe('certgate/node serve', { skip }, () => {
   const handles: ServeHandle[] = []
   const logged: string[] = []
-  const originalError = console.error
+  const originalWarn = console.warn
 
+  // The shutdown notices are warnings: stderr, and level warn in the service's JSON lines.
   before(() => {
-    console.error = (...args: unknown[]): void => void logged.push(args.map(String).join(' '))
+    console.warn = (...args: unknown[]): void => void logged.push(args.map(String).join(' '))
   })
 
   after(async () => {
-    console.error = originalError
+    console.warn = originalWarn
     for (const handle of handles) handle.server.closeAllConnections()
     await Promise.all(handles.map((handle) => handle.close()))
   })
