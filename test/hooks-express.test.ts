@@ -12,6 +12,7 @@ import type { RefusedEvent, VerifiedEvent } from '../src/index.ts'
 import { createTestPki, type TestCertificate, xfccHeader } from '../src/testing/index.ts'
 import { loopbackSet } from './support/loopback.ts'
 import { assertRefused, assertRouteSaw, get } from './support/node-frameworks.ts'
+import { capturingConsoleError, FAILING_HOOKS, reportedMessages } from './support/console.ts'
 
 const CN = 'api-client.contoso.com'
 const allow = { allow: { commonNames: [CN] } }
@@ -98,25 +99,13 @@ for (const [name, make] of EXPRESSES) {
     it('a hook that throws or rejects changes neither status nor body', async () => {
       const url = await serve({
         ...allow,
-        onVerified: () => {
-          throw new Error('onVerified threw')
-        },
-        onRefused: () => Promise.reject(new Error('onRefused rejected')),
+        ...FAILING_HOOKS,
       })
-      const logged: unknown[] = []
-      const original = console.error
-      console.error = (...args: unknown[]) => void logged.push(args[1])
-      try {
+      const logged = await capturingConsoleError(async () => {
         await assertRouteSaw(await get(url, xfccHeader(allowed)), allowed)
         await assertRefused(await get(url, xfccHeader(stranger)), 'ERR_CERT_NOT_ALLOWED')
-        await new Promise<void>((resolve) => setTimeout(resolve, 20))
-      } finally {
-        console.error = original
-      }
-      assert.deepEqual(
-        logged.map((error) => (error as Error).message),
-        ['onVerified threw', 'onRefused rejected']
-      )
+      })
+      assert.deepEqual(reportedMessages(logged), ['onVerified threw', 'onRefused rejected'])
     })
   })
 }

@@ -9,6 +9,7 @@ import { createMiddleware } from 'hono/factory'
 import { clientCert, type ClientCertEnv } from '../src/adapters/hono.ts'
 import type { ClientCertificate, RefusedEvent, VerifiedEvent } from '../src/index.ts'
 import { createTestPki, type TestCertificate, xfccHeader } from '../src/testing/index.ts'
+import { capturingConsoleError, FAILING_HOOKS, reportedMessages } from './support/console.ts'
 
 const CN = 'api-client.contoso.com'
 
@@ -144,17 +145,11 @@ describe('certgate/hono: onVerified and onRefused', () => {
       '/api/*',
       clientCert({
         allow: { commonNames: [CN] },
-        onVerified: () => {
-          throw new Error('onVerified threw')
-        },
-        onRefused: () => Promise.reject(new Error('onRefused rejected')),
+        ...FAILING_HOOKS,
       })
     )
     app.get('/api/cert-info', (c) => c.json({ cn: c.var.clientCert.commonName }))
-    const logged: unknown[] = []
-    const original = console.error
-    console.error = (...args: unknown[]) => void logged.push(args[1])
-    try {
+    const logged = await capturingConsoleError(async () => {
       const ok = await app.request('/api/cert-info', init(allowed))
       assert.equal(ok.status, 200)
       assert.deepEqual(await ok.json(), { cn: CN })
@@ -162,14 +157,8 @@ describe('certgate/hono: onVerified and onRefused', () => {
       assert.equal(refused.status, 403)
       assert.equal(refused.headers.get('content-type'), 'application/problem+json')
       assert.equal(await code(refused), 'ERR_CERT_NOT_ALLOWED')
-      await new Promise<void>((resolve) => setTimeout(resolve, 20))
-    } finally {
-      console.error = original
-    }
-    assert.deepEqual(
-      logged.map((error) => (error as Error).message),
-      ['onVerified threw', 'onRefused rejected']
-    )
+    })
+    assert.deepEqual(reportedMessages(logged), ['onVerified threw', 'onRefused rejected'])
   })
 })
 

@@ -14,6 +14,7 @@ import {
   withClientCert,
 } from '../src/index.ts'
 import { createTestPki, type TestCertificate, xfccHeader } from '../src/testing/index.ts'
+import { capturingConsoleError } from './support/console.ts'
 
 const CN = 'api-client.contoso.com'
 const allow = { allow: { commonNames: [CN] } }
@@ -32,21 +33,6 @@ function recorder(): {
   const verified: VerifiedEvent[] = []
   const refused: RefusedEvent[] = []
   return { verified, refused, hooks: { onVerified: (e) => verified.push(e), onRefused: (e) => refused.push(e) } }
-}
-
-/** Runs `body` with console.error captured; resolves to what it logged. */
-async function capturingConsoleError(body: () => Promise<void>): Promise<unknown[][]> {
-  const logged: unknown[][] = []
-  const original = console.error
-  console.error = (...args: unknown[]) => void logged.push(args)
-  try {
-    await body()
-    // Let a rejected hook's promise settle (microtasks, then one macrotask) before looking.
-    await new Promise<void>((resolve) => setTimeout(resolve, 20))
-  } finally {
-    console.error = original
-  }
-  return logged
 }
 
 let allowed: TestCertificate
