@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { Hono } from 'hono'
 import type { ConnInfo, GetConnInfo } from 'hono/conninfo'
 import { parseServiceConfig, type ServiceConfig } from '../../src/service/config.ts'
+import { serviceConfig } from '../support/service-config.ts'
 import { createServiceApp as createApp, type ServiceDeps, serviceErrorHandler } from '../../src/service/app.ts'
 import { createLogger } from '../../src/service/log.ts'
 import { traceHeaders } from '../../src/service/trace-context.ts'
@@ -79,24 +80,14 @@ describe('reference service', () => {
 
   /** The service's configuration pointed at the loopback servers, with `overrides`. */
   function configWith(overrides: Partial<ServiceConfig> = {}): ServiceConfig {
-    return {
-      port: 8000,
+    return serviceConfig({
       allowedThumbprints: [pinned.thumbprint],
       allowedCommonNames: [ALLOWED_CN],
       directBackendUrl: api.url,
       daprHttpPort: sidecar.port,
-      daprTargetAppId: 'backend',
-      daprApiToken: null,
       outboundTimeoutMs: OUTBOUND_TIMEOUT_MS,
-      clientCertMode: 'require',
-      clientCertSource: 'xfcc',
-      trust: null,
-      trustFiles: { caBundle: null, crls: [] },
-      trustReloadSeconds: 0,
-      trustedProxies: null,
-      refuseDaprInvoked: true,
       ...overrides,
-    }
+    })
   }
 
   function get(

@@ -17,6 +17,7 @@ import {
 import type { Hono } from 'hono'
 import { createServiceApp } from '../../src/service/app.ts'
 import type { ServiceConfig } from '../../src/service/config.ts'
+import { serviceConfig } from '../support/service-config.ts'
 import { createLogger } from '../../src/service/log.ts'
 import { createServiceMetrics, loadMeter, METRIC_NAMES } from '../../src/service/metrics.ts'
 import { createTestPki, type TestCertificate, type TestPki, xfccHeader } from '../../src/testing/index.ts'
@@ -31,24 +32,11 @@ const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`
 type Line = Record<string, unknown>
 
 function configWith(overrides: Partial<ServiceConfig> = {}): ServiceConfig {
-  return {
-    port: 8000,
-    allowedThumbprints: [],
+  return serviceConfig({
     allowedCommonNames: [ALLOWED_CN],
-    directBackendUrl: 'http://127.0.0.1:9',
-    daprHttpPort: 3500,
-    daprTargetAppId: 'backend',
     daprApiToken: 'dapr-secret-token',
-    outboundTimeoutMs: 500,
-    clientCertMode: 'require',
-    clientCertSource: 'xfcc',
-    trust: null,
-    trustFiles: { caBundle: null, crls: [] },
-    trustReloadSeconds: 0,
-    trustedProxies: null,
-    refuseDaprInvoked: true,
     ...overrides,
-  }
+  })
 }
 
 /** An app whose log lines land in `lines` (parsed) and `raw` (as written), as they are written. */
