@@ -108,14 +108,23 @@ for (const runtime of part('micro') ? runtimes : []) {
   const extra = smoke ? ['--smoke'] : []
   const out =
     runtime === 'node'
-      ? await run(process.execPath, ['--import', 'tsx', file, ...extra])
+      ? await run(process.execPath, ['--expose-gc', '--import', 'tsx', file, ...extra])
       : runtime === 'bun'
         ? await run(bin('bun'), [file, ...extra])
-        : await run(bin('deno'), ['run', '-A', file, ...extra])
+        : await run(bin('deno'), ['run', '-A', '--v8-flags=--expose-gc', file, ...extra])
   micro[runtime] = lastJsonLine<MicroResult[]>(out)
 }
 for (const [runtime, results] of Object.entries(micro)) {
   for (const r of results ?? []) {
+    if (r.ratio !== undefined) {
+      rows.push({
+        figure: `${runtime}: ${r.name}`,
+        value: `${r.ratio.toFixed(2)}× (${r.detail ?? ''})`,
+        target: `≤ ${r.ratioTarget}×`,
+        met: r.ratioTarget === undefined ? null : r.ratio <= r.ratioTarget,
+      })
+      continue
+    }
     rows.push({
       figure: `${runtime}: ${r.name}`,
       value: `${r.us.toFixed(1)} µs`,

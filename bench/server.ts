@@ -85,6 +85,9 @@ if (variant.startsWith('express-')) {
 /** Hono on Node, Bun or Deno: bare, with a no-op middleware, a hand-written anchor, or with certgate. */
 async function serveHono(): Promise<void> {
   const app = new Hono<ClientCertEnv>()
+  const node = typeof Bun === 'undefined' && typeof Deno === 'undefined'
+  const profileFile = node ? process.env.BENCH_CPU_PROFILE : undefined
+  const stopProfile = profileFile ? (await import('./server-profile.ts')).profileRoutes(app, profileFile) : null
   if (variant === 'certgate' || variant === 'naive-map' || variant === 'cold-check') {
     const allowed = new Set([BENCH_CN])
     if (variant === 'certgate') app.use(clientCert(options))
@@ -111,7 +114,9 @@ async function serveHono(): Promise<void> {
   } else {
     const { serve } = await import('@hono/node-server')
     serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => console.log('listening'))
-    // Exit through process.exit so that --cpu-prof can write its profile.
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
+    // Exit through process.exit so that --cpu-prof can write its profile; bench/profile.ts's first.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.on(signal, () => void (stopProfile?.() ?? Promise.resolve()).finally(() => process.exit(0)))
+    }
   }
 }
