@@ -16,6 +16,8 @@
  * imported once, the to-be-signed bytes and signatures extracted beforehand.
  * @module
  */
+// The Reflect polyfill @peculiar/x509 needs while it loads: first, whoever imports this file.
+import 'reflect-metadata'
 import * as x509 from '@peculiar/x509'
 import process from 'node:process'
 import { formatXfcc } from '../src/xfcc/format.ts'
@@ -154,31 +156,44 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[v
 
 const request = (header: string): Request => new Request('http://localhost/cert-info', { headers: { 'x-forwarded-client-cert': header } })
 
-/** Runs `rounds` rounds of `ops` verifications each way; medians. */
-export async function compareChain(algorithm: TestKeyAlgorithm, ops: number, rounds: number): Promise<ChainComparison> {
+interface Fixture {
+  root: TestCertificate
+  /** Intermediate B: the one every timed request brings. */
+  intermediate: TestCertificate
+  /** A request under intermediate A, to prime each verifier. */
+  headerA: string
+  /** 2 × ops leaves under B and their headers: [0, ops) warm-up, [ops, 2 ops) timed. */
+  leaves: Uint8Array[]
+  headersB: string[]
+}
+
+async function fixture(algorithm: TestKeyAlgorithm, ops: number): Promise<Fixture> {
   const subject = (cn: string): Record<string, string[]>[] => [{ O: ['certgate bench'] }, { CN: [cn] }]
   const root = await createTestCertificate({ subject: subject('bench root CA'), keyAlgorithm: algorithm, ca: true })
   const [a, b] = await Promise.all(
     ['A', 'B'].map((n) => createTestCertificate({ subject: subject(`bench intermediate ${n}`), keyAlgorithm: algorithm, ca: { pathLength: 0 }, issuer: root })),
   )
   const [leafA] = await leavesOf(a!, algorithm, 1)
-  const leaves = await leavesOf(b!, algorithm, 2 * ops) // [0, ops): warm-up; [ops, 2 ops): timed
+  const leaves = await leavesOf(b!, algorithm, 2 * ops)
   const headerA = await chainHeader(leafA! as Uint8Array<ArrayBuffer>, a!.der)
   const headersB = await Promise.all(leaves.map((leaf) => chainHeader(leaf as Uint8Array<ArrayBuffer>, b!.der)))
+  return { root, intermediate: b!, headerA, leaves, headersB }
+}
 
-  // certgate: a verifier per timed call, primed by one untimed request under intermediate A.
+/** certgate: a verifier per timed call, primed by one untimed request under intermediate A. */
+function certgateRounds(f: Fixture, ops: number): (from: number) => Promise<Timing> {
   const prepare = async (from: number): Promise<{ verify: ClientCertVerifier; req: Request }[]> => {
     const list = []
     for (let i = 0; i < ops; i++) {
-      const trust = createTrustVerifier({ roots: [root.der] })
+      const trust = createTrustVerifier({ roots: [f.root.der] })
       const verify = createClientCertVerifier({ allow: { commonNames: [BENCH_CN] }, trust, cache: false })
-      const primed = await verify(request(headerA))
+      const primed = await verify(request(f.headerA))
       if (!primed.ok) throw new Error(`chain bench: the priming request was refused (${primed.error.code})`)
-      list.push({ verify, req: request(headersB[from + i]!) })
+      list.push({ verify, req: request(f.headersB[from + i]!) })
     }
     return list
   }
-  const certgateRound = async (from: number): Promise<Timing> => {
+  return async (from) => {
     const list = await prepare(from)
     return timed(ops, async () => {
       for (const { verify, req } of list) {
@@ -187,60 +202,53 @@ export async function compareChain(algorithm: TestKeyAlgorithm, ops: number, rou
       }
     })
   }
+}
 
-  // WebCrypto: the same two signatures per call, keys imported once.
+/**
+ * WebCrypto: the same two signatures per call, keys imported once; with `importEachTime`, the
+ * intermediate's key imported on every call, as a request that brings it in Chain needs.
+ */
+async function webCryptoRounds(f: Fixture, algorithm: TestKeyAlgorithm, ops: number, importEachTime: boolean): Promise<(from: number) => Promise<Timing>> {
   const ecdsa = algorithm === 'P-256'
   const importParams = ecdsa ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
   const verifyParams = ecdsa ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'RSASSA-PKCS1-v1_5' }
-  const spki = async (c: TestCertificate): Promise<ArrayBuffer> => crypto.subtle.exportKey('spki', c.keys.publicKey)
-  const rootKey = await crypto.subtle.importKey('spki', await spki(root), importParams, false, ['verify'])
-  const intKey = await crypto.subtle.importKey('spki', await spki(b!), importParams, false, ['verify'])
-  const intSpki = await spki(b!)
-  const intParts = signedParts(b!.der, ecdsa)
-  const leafParts = leaves.map((leaf) => signedParts(leaf, ecdsa))
-  const webCryptoRound = (from: number): Promise<Timing> =>
+  const spki = (c: TestCertificate): Promise<ArrayBuffer> => crypto.subtle.exportKey('spki', c.keys.publicKey)
+  const importKey = (bytes: ArrayBuffer): Promise<CryptoKey> => crypto.subtle.importKey('spki', bytes, importParams, false, ['verify'])
+  const rootKey = await importKey(await spki(f.root))
+  const intSpki = await spki(f.intermediate)
+  const intKey = await importKey(intSpki)
+  const intParts = signedParts(f.intermediate.der, ecdsa)
+  const leafParts = f.leaves.map((leaf) => signedParts(leaf, ecdsa))
+  return (from) =>
     timed(ops, async () => {
       for (let i = from; i < from + ops; i++) {
         const leaf = leafParts[i]!
-        const ok =
-          (await crypto.subtle.verify(verifyParams, intKey, leaf.signature, leaf.tbs)) &&
-          (await crypto.subtle.verify(verifyParams, rootKey, intParts.signature, intParts.tbs))
-        if (!ok) throw new Error('chain bench: WebCrypto refused a signature')
-      }
-    })
-
-  // The same, importing the intermediate's key each time, as a request that brings it in Chain must.
-  const webCryptoImportRound = (from: number): Promise<Timing> =>
-    timed(ops, async () => {
-      for (let i = from; i < from + ops; i++) {
-        const leaf = leafParts[i]!
-        const key = await crypto.subtle.importKey('spki', intSpki, importParams, false, ['verify'])
+        const key = importEachTime ? await importKey(intSpki) : intKey
         const ok =
           (await crypto.subtle.verify(verifyParams, key, leaf.signature, leaf.tbs)) &&
           (await crypto.subtle.verify(verifyParams, rootKey, intParts.signature, intParts.tbs))
         if (!ok) throw new Error('chain bench: WebCrypto refused a signature')
       }
     })
+}
 
-  for (let r = 0; r < 3; r++) {
-    await certgateRound(0)
-    await webCryptoRound(0)
-    await webCryptoImportRound(0)
-  }
-  const certgate: Timing[] = []
-  const webCrypto: Timing[] = []
-  const webCryptoImport: Timing[] = []
+/** Runs `rounds` rounds of `ops` verifications each way, after three rounds of warm-up; medians. */
+export async function compareChain(algorithm: TestKeyAlgorithm, ops: number, rounds: number): Promise<ChainComparison> {
+  const f = await fixture(algorithm, ops)
+  const runs = [certgateRounds(f, ops), await webCryptoRounds(f, algorithm, ops, false), await webCryptoRounds(f, algorithm, ops, true)]
+  for (let r = 0; r < 3; r++) for (const run of runs) await run(0)
+  const [certgate, webCrypto, webCryptoImport] = runs.map((): Timing[] => [])
   for (let r = 0; r < rounds; r++) {
-    certgate.push(await certgateRound(ops))
-    webCrypto.push(await webCryptoRound(ops))
-    webCryptoImport.push(await webCryptoImportRound(ops))
+    certgate!.push(await runs[0]!(ops))
+    webCrypto!.push(await runs[1]!(ops))
+    webCryptoImport!.push(await runs[2]!(ops))
   }
   return {
-    certgateUs: median(certgate.map((t) => t.cpu)),
-    webCryptoUs: median(webCrypto.map((t) => t.cpu)),
-    ratio: median(certgate.map((c, i) => c.cpu / webCrypto[i]!.cpu)),
-    webCryptoImportUs: median(webCryptoImport.map((t) => t.cpu)),
-    certgateWallUs: median(certgate.map((t) => t.wall)),
-    webCryptoWallUs: median(webCrypto.map((t) => t.wall)),
+    certgateUs: median(certgate!.map((t) => t.cpu)),
+    webCryptoUs: median(webCrypto!.map((t) => t.cpu)),
+    ratio: median(certgate!.map((c, i) => c.cpu / webCrypto![i]!.cpu)),
+    webCryptoImportUs: median(webCryptoImport!.map((t) => t.cpu)),
+    certgateWallUs: median(certgate!.map((t) => t.wall)),
+    webCryptoWallUs: median(webCrypto!.map((t) => t.wall)),
   }
 }

@@ -264,6 +264,66 @@ interface Sample {
   non2xx: number
 }
 
+/** Medians per variant, against the same framework's bare server. */
+function summarize(runtime: Runtime, samples: Map<Target, Sample[]>): HttpResult[] {
+  const targets = [...samples.keys()]
+  return targets.map((t) => {
+    const list = samples.get(t)!
+    const bare = samples.get(targets.find((b) => b.framework === t.framework && b.variant === 'bare')!)!
+    const rps = median(list.map((s) => s.rps))
+    const cpuUs = median(list.map((s) => s.cpuUs))
+    return {
+      runtime,
+      framework: t.framework,
+      variant: t.variant,
+      rps,
+      cpuUsPerRequest: cpuUs,
+      non2xx: list.reduce((s, x) => s + x.non2xx, 0),
+      requests: list.reduce((s, x) => s + x.requests, 0),
+      rpsSamples: list.map((s) => Math.round(s.rps)),
+      cpuUsSamples: list.map((s) => Number(s.cpuUs.toFixed(1))),
+      ratio: rps / median(bare.map((s) => s.rps)),
+      cpuRatio: cpuUs / median(bare.map((s) => s.cpuUs)),
+    }
+  })
+}
+
+/** The paired comparisons: per round, subject against the anchor measured next to it; medians. */
+function compare(runtime: Runtime, samples: Map<Target, Sample[]>): HttpComparison[] {
+  const targets = [...samples.keys()]
+  const comparisons: HttpComparison[] = []
+  for (const framework of new Set(targets.map((t) => t.framework))) {
+    for (const [subject, anchor] of COMPARISONS) {
+      const s = targets.find((t) => t.framework === framework && t.variant === subject)
+      const a = targets.find((t) => t.framework === framework && t.variant === anchor)
+      if (s === undefined || a === undefined) continue
+      const ss = samples.get(s)!
+      const as = samples.get(a)!
+      comparisons.push({
+        runtime,
+        framework,
+        subject,
+        anchor,
+        efficiency: median(ss.map((x, i) => as[i]!.cpuUs / x.cpuUs)),
+        rpsRatio: median(ss.map((x, i) => x.rps / as[i]!.rps)),
+      })
+    }
+  }
+  return comparisons
+}
+
+/** Starts one server per variant name, all at once; kills the started ones if one fails. */
+async function startAll(runtime: Runtime, targets: Target[]): Promise<Map<string, Server>> {
+  const names = [...new Set(targets.map((t) => t.server))]
+  const started = await Promise.allSettled(names.map((name) => startServer(runtime, name)))
+  const servers = new Map<string, Server>()
+  started.forEach((s, i) => s.status === 'fulfilled' && servers.set(names[i]!, s.value))
+  const failed = started.find((s) => s.status === 'rejected')
+  if (failed === undefined) return servers
+  for (const server of servers.values()) server.child.kill()
+  throw (failed as PromiseRejectedResult).reason
+}
+
 /** Runs every runtime's variants in alternating rounds; medians per variant and paired comparisons. */
 export async function runHttp(options: HttpOptions): Promise<HttpRun> {
   const poolSize = options.poolSize ?? 40_000
@@ -273,13 +333,8 @@ export async function runHttp(options: HttpOptions): Promise<HttpRun> {
   const processes: HttpRun['processes'] = {}
   for (const runtime of options.runtimes) {
     const targets = targetsFor(runtime, options.frameworks ?? ['express', 'fastify'])
-    const servers = new Map<string, Server>()
+    const servers = await startAll(runtime, targets)
     try {
-      const names = [...new Set(targets.map((t) => t.server))]
-      const started = await Promise.allSettled(names.map((name) => startServer(runtime, name)))
-      started.forEach((s, i) => s.status === 'fulfilled' && servers.set(names[i]!, s.value))
-      const failed = started.find((s) => s.status === 'rejected')
-      if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
       processes[runtime] = processName(servers.get('bare')!.child.pid!)
       // Where each framework's certgate server is in the new-certificate pool at the start of a
       // round: its cold run and the cold-check anchor's both start there, the same stream.
@@ -292,7 +347,7 @@ export async function runHttp(options: HttpOptions): Promise<HttpRun> {
         const run = await wrk(server.port, files[t.file], seconds, offset)
         const cpu = cpuSeconds(server.child.pid!) - before
         // In flight when wrk stopped: sent, not counted; 50 more keeps the rotation ahead.
-        if (t.file === 'cold' && t.variant === 'cold') server.sent += run.requests + 50
+        if (t.variant === 'cold') server.sent += run.requests + 50
         if (run.errors > 0) options.onRun?.(`  ${runtime} ${t.server}: ${run.errors} socket errors`)
         return { rps: run.rps, cpuUs: (cpu * 1e6) / Math.max(1, run.requests), requests: run.requests, non2xx: run.non2xx }
       }
@@ -307,45 +362,8 @@ export async function runHttp(options: HttpOptions): Promise<HttpRun> {
         for (const t of order) samples.get(t)!.push(await measure(t, options.seconds, offsets))
         options.onRun?.(`  ${runtime}: round ${round + 1}/${options.rounds} done`)
       }
-      const find = (framework: Framework, variant: Variant): Target | undefined =>
-        targets.find((t) => t.framework === framework && t.variant === variant)
-      const resultOf = (t: Target): HttpResult => {
-        const list = samples.get(t)!
-        const bare = samples.get(find(t.framework, 'bare')!)!
-        const rps = median(list.map((s) => s.rps))
-        const cpuUs = median(list.map((s) => s.cpuUs))
-        return {
-          runtime,
-          framework: t.framework,
-          variant: t.variant,
-          rps,
-          cpuUsPerRequest: cpuUs,
-          non2xx: list.reduce((s, x) => s + x.non2xx, 0),
-          requests: list.reduce((s, x) => s + x.requests, 0),
-          rpsSamples: list.map((s) => Math.round(s.rps)),
-          cpuUsSamples: list.map((s) => Number(s.cpuUs.toFixed(1))),
-          ratio: rps / median(bare.map((s) => s.rps)),
-          cpuRatio: cpuUs / median(bare.map((s) => s.cpuUs)),
-        }
-      }
-      results.push(...targets.map(resultOf))
-      for (const framework of new Set(targets.map((t) => t.framework))) {
-        for (const [subject, anchor] of COMPARISONS) {
-          const s = find(framework, subject)
-          const a = find(framework, anchor)
-          if (s === undefined || a === undefined) continue
-          const ss = samples.get(s)!
-          const as = samples.get(a)!
-          comparisons.push({
-            runtime,
-            framework,
-            subject,
-            anchor,
-            efficiency: median(ss.map((x, i) => as[i]!.cpuUs / x.cpuUs)),
-            rpsRatio: median(ss.map((x, i) => x.rps / as[i]!.rps)),
-          })
-        }
-      }
+      results.push(...summarize(runtime, samples))
+      comparisons.push(...compare(runtime, samples))
     } finally {
       for (const server of servers.values()) server.child.kill()
     }
