@@ -209,7 +209,7 @@ export interface HttpOptions {
   poolSize?: number
   /** Frameworks besides Hono to measure; they run on Node only. Default: Express and Fastify. */
   frameworks?: Exclude<Framework, 'hono'>[]
-  /** Seconds of untimed load per variant before the rounds (JIT, connections); default 2, 0 skips. */
+  /** Seconds of untimed load per variant before the rounds (JIT, connections); default 1, 0 skips. */
   warmUpSeconds?: number
   /** Called after each wrk run (progress). */
   onRun?: (line: string) => void
@@ -353,7 +353,7 @@ export async function runHttp(options: HttpOptions): Promise<HttpRun> {
       }
       // Warm-up: JIT, caches, connections.
       const warmUpOffsets = coldOffsets()
-      const warmUp = options.warmUpSeconds ?? 2
+      const warmUp = options.warmUpSeconds ?? 1
       if (warmUp > 0) for (const t of targets) await measure(t, warmUp, warmUpOffsets)
       const samples = new Map<Target, Sample[]>(targets.map((t) => [t, []]))
       for (let round = 0; round < options.rounds; round++) {
