@@ -20,7 +20,7 @@
  * @module
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { envoyHeader, makeTemplate, variantDer } from './fixtures.ts'
@@ -170,9 +170,20 @@ export interface WrkRun {
   errors: number
 }
 
+/**
+ * This process's scratch directory: the request files and wrk's script, apart from another
+ * bench running at the same time. {@link removeScratch} deletes it.
+ */
+export const SCRATCH = join('.bench', `http-${process.pid}`)
+
+export function removeScratch(): void {
+  rmSync(SCRATCH, { recursive: true, force: true })
+}
+
 /** One wrk run: -t1 -c50, the request file's lines rotated from `offset`. */
 export async function wrk(port: number, requestsFile: string, seconds: number, offset = 0): Promise<WrkRun> {
-  const script = join('.bench', 'headers.lua')
+  const script = join(SCRATCH, 'requests.lua')
+  mkdirSync(SCRATCH, { recursive: true })
   writeFileSync(script, WRK_SCRIPT)
   const args = ['-t1', '-c50', `-d${seconds}s`, '-s', script, `http://127.0.0.1:${port}/cert-info`, '--', requestsFile, String(offset)]
   const out = await new Promise<string>((resolve, reject) => {
@@ -194,7 +205,8 @@ export async function wrk(port: number, requestsFile: string, seconds: number, o
 export async function writeRequestFiles(poolSize: number): Promise<{ warm: string; cold: string }> {
   const template = await makeTemplate('RSA-2048')
   const subject = template.cert.subjectRfc4514
-  const files = { warm: join('.bench', 'warm.txt'), cold: join('.bench', 'cold.txt') }
+  mkdirSync(SCRATCH, { recursive: true })
+  const files = { warm: join(SCRATCH, 'warm.txt'), cold: join(SCRATCH, 'cold.txt') }
   writeFileSync(files.warm, `${envoyHeader(variantDer(template, 0xffff0000), subject)}\n`)
   const cold = Array.from({ length: poolSize }, (_, i) => envoyHeader(variantDer(template, i), subject))
   writeFileSync(files.cold, `${cold.join('\n')}\n`)
@@ -368,5 +380,6 @@ export async function runHttp(options: HttpOptions): Promise<HttpRun> {
       for (const server of servers.values()) server.child.kill()
     }
   }
+  removeScratch()
   return { results, comparisons, processes, clockTicks: clockTicks(), poolSize }
 }

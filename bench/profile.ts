@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { cpuSeconds, startServer, wrk, writeRequestFiles } from './http.ts'
+import { cpuSeconds, removeScratch, startServer, wrk, writeRequestFiles } from './http.ts'
 import { formatTop, topSelfTime } from './profile-top.ts'
 
 const argv = process.argv.slice(2)
@@ -51,3 +51,4 @@ for (const phase of phases) {
     server.child.kill()
   }
 }
+removeScratch()
