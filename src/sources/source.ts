@@ -118,6 +118,8 @@ export function decodeLeafOnly(text: string, limits: SourceLimits): Uint8Array {
 
 /** `ab:CD…` → `ABCD…`; with `base64`, also the 44-character base64 of 32 bytes. */
 export function normaliseSha256(text: string, what: string, base64: boolean): string {
+  // Envoy's form, 64 hex digits and nothing else, without the trim, replace and regex below.
+  if (text.length === 64 && isHex(text)) return text.toUpperCase()
   const hex = text.trim().replace(/:/g, '').toUpperCase()
   if (/^[0-9A-F]{64}$/.test(hex)) return hex
   if (base64 && /^[A-Za-z0-9+/]{43}=?$/.test(text.trim())) {
@@ -125,4 +127,14 @@ export function normaliseSha256(text: string, what: string, base64: boolean): st
     if (bytes.length === 32) return toHex(bytes)
   }
   throw malformed('ERR_HEADER_MALFORMED', `The ${what} is not a SHA-256 hex digest.`)
+}
+
+function isHex(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    // `| 0x20` folds A-F onto a-f and nothing else onto them; digits are compared as they are.
+    const letter = c | 0x20
+    if (!((c >= 0x30 && c <= 0x39) || (letter >= 0x61 && letter <= 0x66))) return false
+  }
+  return true
 }

@@ -3,10 +3,10 @@
  * Gateway.
  * @module
  */
-import { headerNameOption } from '../bytes.ts'
+import { decodePercent, headerNameOption } from '../bytes.ts'
 import { CertgateError, malformed } from '../errors.ts'
 import { readCertificateFields } from '../x509/fields.ts'
-import { decodeCertificates } from '../x509/pem.ts'
+import { decodeCertificates, type DecodeCertificatesOptions, decodeEscapedCertificates } from '../x509/pem.ts'
 import { checkElementSans, inconsistent } from '../xfcc/consistency.ts'
 import { parseXfccHeader, type XfccElement, type XfccSanKeys } from '../xfcc/parse.ts'
 import {
@@ -60,7 +60,7 @@ function decodeXfcc(
   maxElements: number,
   limits: SourceLimits
 ): ForwardedCertificate {
-  const { elements, sanKeys } = parseXfccHeader(value)
+  const { elements, sanKeys } = parseXfccHeader(value, { keepEscapes: true })
   if (elements.length > maxElements) {
     throw inconsistent('The XFCC header has more elements than the proxy writes.')
   }
@@ -83,7 +83,7 @@ function decodeXfcc(
   }
   let chain = leafBlocks
   if (element.cert !== undefined) {
-    chain = element.chain === undefined ? [] : decodeCertificates(element.chain, max)
+    chain = element.chain === undefined ? [] : decodeEscaped(element.chain, max)
   }
   const result: ForwardedCertificate = { leaf: leafBlocks[0]!, chain }
   if (element.hash !== undefined) result.hash = normaliseSha256(element.hash, 'XFCC Hash', false)
@@ -100,11 +100,20 @@ function checkElement(
   max: { maxCertificates: number }
 ): Uint8Array[] | undefined {
   const leafText = element.cert ?? element.chain
-  const blocks = leafText === undefined ? undefined : decodeCertificates(leafText, max)
+  const blocks = leafText === undefined ? undefined : decodeEscaped(leafText, max)
   // The ACA form carries no SAN keys: nothing to compare, and no parse to pay for.
   const sans = blocks !== undefined && (keys.uri || keys.dns) ? readCertificateFields(blocks[0]!) : null
   if (blocks === undefined || sans !== null) checkElementSans(element, keys, sans)
   return blocks
+}
+
+/**
+ * A `Cert` or `Chain` value still URL-encoded (its escapes already checked by the parser) to DER:
+ * straight from the escaped text when it has the usual shape, else decoded first and read as
+ * decodeCertificates reads any certificate text — the same blocks or the same refusal either way.
+ */
+function decodeEscaped(escaped: string, max: DecodeCertificatesOptions): Uint8Array[] {
+  return decodeEscapedCertificates(escaped, max) ?? decodeCertificates(decodePercent(escaped)!, max)
 }
 
 /**

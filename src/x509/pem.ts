@@ -129,20 +129,36 @@ const BASE64_VALUES: Int16Array = (() => {
 
 /** Strict base64 → bytes: whitespace skipped, padding only at the end, any other character refused. */
 export function decodeBase64(text: string): Uint8Array {
-  const out = new Uint8Array(Math.floor((text.length * 3) / 4) + 3)
+  const bytes = base64Range(text, 0, text.length, false)
+  if (bytes === null) throw malformed('ERR_CERT_MALFORMED', 'The certificate is not valid base64.')
+  return bytes
+}
+
+/**
+ * The bytes of base64 text between `start` and `end`, null when it is not strict base64 (see
+ * {@link decodeBase64}). With `percent`, `%XX` escapes of ASCII are read as the character they
+ * stand for, and any other `%` gives null: the caller then decodes the escapes first.
+ */
+function base64Range(text: string, start: number, end: number, percent: boolean): Uint8Array | null {
+  const out = new Uint8Array(Math.floor(((end - start) * 3) / 4) + 3)
   let length = 0
   let buffer = 0
   let bits = 0
   let padding = 0
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
+  for (let i = start; i < end; i++) {
+    let code = text.charCodeAt(i)
+    if (code === 0x25 && percent) {
+      code = i + 2 < end ? asciiEscape(text, i) : -1
+      if (code === -1) return null
+      i += 2
+    }
     if (isBase64Space(code)) continue
     if (code === 0x3d) {
       padding++
       continue
     }
     const value = code < 128 ? BASE64_VALUES[code]! : -1
-    if (value === -1 || padding > 0) throw malformed('ERR_CERT_MALFORMED', 'The certificate is not valid base64.')
+    if (value === -1 || padding > 0) return null
     buffer = (buffer << 6) | value
     bits += 6
     if (bits >= 8) {
@@ -151,10 +167,59 @@ export function decodeBase64(text: string): Uint8Array {
     }
   }
   const symbols = (length * 8 + bits) / 6
-  if (length === 0 || padding > 2 || (padding > 0 && (symbols + padding) % 4 !== 0) || bits >= 6) {
-    throw malformed('ERR_CERT_MALFORMED', 'The certificate is not valid base64.')
-  }
+  if (length === 0 || padding > 2 || (padding > 0 && (symbols + padding) % 4 !== 0) || bits >= 6) return null
   return out.subarray(0, length)
+}
+
+/** The ASCII character `%XX` at `at` stands for, or -1 (not two hex digits, or not ASCII). */
+function asciiEscape(text: string, at: number): number {
+  const high = hexDigit(text.charCodeAt(at + 1))
+  const low = hexDigit(text.charCodeAt(at + 2))
+  return high === -1 || low === -1 || high > 7 ? -1 : high * 16 + low
+}
+
+function hexDigit(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30
+  const lower = code | 0x20
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1
+}
+
+const ESCAPED_BEGIN = '-----BEGIN%20CERTIFICATE-----'
+const ESCAPED_END = '-----END%20CERTIFICATE-----'
+
+/**
+ * URL-encoded PEM, as Envoy and nginx forward it, straight to DER with no decoded text in
+ * between: the same blocks {@link decodeCertificates} gives for the decoded text, for the shape
+ * proxies write (CERTIFICATE blocks, `%20` in the armour, whitespace or its escapes around them,
+ * bodies of base64 and ASCII escapes). Null for anything else — another spelling, a stray
+ * character, a bad escape, a body that is not base64, more than `maxCertificates` blocks: the
+ * caller then decodes the escapes and calls decodeCertificates, which reads or refuses it as
+ * always. Decoding a header's `Cert` through a string cost more than the rest of its parse.
+ */
+export function decodeEscapedCertificates(raw: string, options: DecodeCertificatesOptions): Uint8Array[] | null {
+  const blocks: Uint8Array[] = []
+  let at = skipEscapedBlank(raw, 0)
+  while (at < raw.length) {
+    if (!raw.startsWith(ESCAPED_BEGIN, at) || blocks.length === options.maxCertificates) return null
+    const bodyStart = at + ESCAPED_BEGIN.length
+    const bodyEnd = raw.indexOf(ESCAPED_END, bodyStart)
+    if (bodyEnd === -1) return null
+    const der = base64Range(raw, bodyStart, bodyEnd, true)
+    if (der === null) return null
+    blocks.push(der)
+    at = skipEscapedBlank(raw, bodyEnd + ESCAPED_END.length)
+  }
+  return blocks.length === 0 ? null : blocks
+}
+
+/** The index after the whitespace at `at`, written as is or as `%20`, `%0A`, `%0D`, `%09`. */
+function skipEscapedBlank(raw: string, at: number): number {
+  for (;;) {
+    const code = raw.charCodeAt(at)
+    if (isBase64Space(code)) at++
+    else if (code === 0x25 && at + 2 < raw.length && isBase64Space(asciiEscape(raw, at))) at += 3
+    else return at
+  }
 }
 
 /** Bytes → base64. */

@@ -142,9 +142,14 @@ export function parseXfcc(value: string): XfccElement[] {
   return parseXfccHeader(value).elements
 }
 
-/** {@link parseXfcc}, with the SAN keys each element carried. Throws as parseXfcc does. */
-export function parseXfccHeader(value: string): ParsedXfccHeader {
-  const parser = new XfccParser(value)
+/**
+ * {@link parseXfcc}, with the SAN keys each element carried. Throws as parseXfcc does. With
+ * `keepEscapes`, `cert` and `chain` stay URL-encoded as the header has them (their escapes are
+ * still checked, with the same error), for x509/pem's decodeEscapedCertificates to decode
+ * straight to DER.
+ */
+export function parseXfccHeader(value: string, options: { keepEscapes?: boolean } = {}): ParsedXfccHeader {
+  const parser = new XfccParser(value, options.keepEscapes === true)
   return { elements: parser.elements(), sanKeys: parser.sanKeys }
 }
 
@@ -152,13 +157,15 @@ export function parseXfccHeader(value: string): ParsedXfccHeader {
 class XfccParser {
   private readonly s: string
   private readonly n: number
+  private readonly keepEscapes: boolean
   private i = 0
   /** Filled as elements are read, one entry each. */
   readonly sanKeys: XfccSanKeys[] = []
 
-  constructor(s: string) {
+  constructor(s: string, keepEscapes: boolean) {
     this.s = s
     this.n = s.length
+    this.keepEscapes = keepEscapes
   }
 
   elements(): XfccElement[] {
@@ -218,9 +225,9 @@ class XfccParser {
     const key = this.key()
     this.i = skipWhitespace(this.s, this.i + 1, this.n)
     if (this.i < this.n && this.s.charCodeAt(this.i) === QUOTE) {
-      return storeValue(element, seen, key, this.quotedValue(key !== undefined), true)
+      return storeValue(element, seen, key, this.quotedValue(key !== undefined), true, this.keepEscapes)
     }
-    return storeValue(element, seen, key, this.unquotedValue(), false)
+    return storeValue(element, seen, key, this.unquotedValue(), false, this.keepEscapes)
   }
 
   /** The key, leaving `i` at its `=`; undefined for a key certgate does not read. */
@@ -276,7 +283,14 @@ class XfccParser {
 }
 
 /** Stores one value under its key; returns `seen` with the key's bit added. */
-function storeValue(element: XfccElement, seen: number, key: Key | undefined, raw: string, quoted: boolean): number {
+function storeValue(
+  element: XfccElement,
+  seen: number,
+  key: Key | undefined,
+  raw: string,
+  quoted: boolean,
+  keepEscapes: boolean
+): number {
   if (key === undefined) return seen
   if (key === 'by' || key === 'uri' || key === 'dns') {
     // Envoy writes a bare `URI=` when the certificate has no URI SAN.
@@ -288,8 +302,29 @@ function storeValue(element: XfccElement, seen: number, key: Key | undefined, ra
     throw malformed('ERR_HEADER_MALFORMED', `Duplicate ${KEY_NAMES[key]} key in an XFCC element.`)
   }
   if (key === 'subject') element.subject = raw
-  else if (raw !== '') element[key] = key === 'hash' ? raw : decodePem(raw, KEY_NAMES[key])
+  else if (raw === '') return seen | bit
+  else if (key === 'hash') element.hash = raw
+  else element[key] = keepEscapes ? checkedEscapes(raw, KEY_NAMES[key]) : decodePem(raw, KEY_NAMES[key])
   return seen | bit
+}
+
+/**
+ * The URL-encoded value as it is, once its escapes are known to decode (as decodePem would
+ * refuse them): every `%` starts two hex digits of an ASCII character, else decodePem decides.
+ */
+function checkedEscapes(raw: string, keyName: string): string {
+  for (let at = raw.indexOf('%'); at !== -1; at = raw.indexOf('%', at + 3)) {
+    if (at + 2 >= raw.length || !isAsciiEscape(raw.charCodeAt(at + 1), raw.charCodeAt(at + 2))) {
+      decodePem(raw, keyName)
+      break
+    }
+  }
+  return raw
+}
+
+function isAsciiEscape(high: number, low: number): boolean {
+  const lower = low | 0x20
+  return high >= 0x30 && high <= 0x37 && ((low >= 0x30 && low <= 0x39) || (lower >= 0x61 && lower <= 0x66))
 }
 
 /** Cert and Chain are URL-encoded PEM. */
