@@ -290,7 +290,7 @@ async function judge(identity: Identity, nowMs: number, options: CompiledOptions
   // Whatever the trust setting: a CA or a server certificate does not identify a client.
   if (options.certificateUse !== null) checkCertificateUse(cert, options.certificateUse)
   if (list !== null && matchAllowList(list, cert) === null) throw allowListRefusal(list, cert)
-  return { certificate: cert, validUntil }
+  return { certificate: cert, validUntil, derLength: identity.der.length }
 }
 
 function notAllowed(): CertgateError {

@@ -91,9 +91,28 @@ export function singleHeaderSource(
     name,
     read(headers: Headers, limits: SourceLimits): SourceRead | null {
       const value = readHeader(headers, header, limits)
-      if (value === null) return null
-      return { key: value, decode: (): ForwardedCertificate => decode(value, limits) }
+      return value === null ? null : new HeaderRead(value, limits, decode)
     },
+  }
+}
+
+/**
+ * One read of one header: a class, so that a request read from the cache allocates one object
+ * (an object literal with a `decode` closure is three: the object, the closure and its scope).
+ */
+class HeaderRead implements SourceRead {
+  readonly key: string
+  readonly #limits: SourceLimits
+  readonly #decode: (value: string, limits: SourceLimits) => ForwardedCertificate
+
+  constructor(key: string, limits: SourceLimits, decode: (value: string, limits: SourceLimits) => ForwardedCertificate) {
+    this.key = key
+    this.#limits = limits
+    this.#decode = decode
+  }
+
+  decode(): ForwardedCertificate {
+    return this.#decode(this.key, this.#limits)
   }
 }
 

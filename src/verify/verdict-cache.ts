@@ -54,6 +54,8 @@ export interface Verdict {
   readonly certificate: ClientCertificate
   /** The earliest notAfter on its path, or a CRL's nextUpdate, in ms. */
   readonly validUntil: number
+  /** The certificate's DER size, for the cache's byte budget (reading `der` would copy it). */
+  readonly derLength: number
   /** Added when the verdict is remembered (see {@link rememberVerdict}). */
   readonly answer?: Answer
 }
@@ -173,13 +175,13 @@ export function rememberVerdict(
     refusalRetryAt: caches?.refusalRetryAt ?? FINAL,
     expiresAt: (verdict) => verdict.answer!.expiresAt,
     // A rough upper bound: the DER, its field strings, the answer, and object overhead.
-    bytes: (verdict) => verdict.certificate.der.length * 3 + 768,
+    bytes: (verdict) => verdict.derLength * 3 + 768,
   })
 }
 
 /** The verdict with its answer; it expires at the TTL's end, never past the validity it rests on. */
 function withAnswer(verdict: Verdict, clock: CacheClock, toleranceMs: number, trustVersion: number): Verdict {
-  const { certificate, validUntil } = verdict
+  const { certificate, validUntil, derLength } = verdict
   const answer: Answer = Object.freeze({
     result: Object.freeze({ ok: true as const, certificate }),
     validFromMs: certificate.notBefore.getTime() - toleranceMs,
@@ -187,7 +189,7 @@ function withAnswer(verdict: Verdict, clock: CacheClock, toleranceMs: number, tr
     expiresAt: Math.min(clock.ttlEnd, validUntil + 1),
     trustVersion,
   })
-  return { certificate, validUntil, answer }
+  return { certificate, validUntil, derLength, answer }
 }
 
 interface Storing<V> {
