@@ -20,7 +20,7 @@
  * @module
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { envoyHeader, makeTemplate, variantDer } from './fixtures.ts'
@@ -134,8 +134,19 @@ export async function startServer(runtime: Runtime, variant: string, extraArgs: 
     child.once('exit', (code) => reject(new Error(`${runtime} ${variant} server exited with ${code}`)))
   })
   const comm = processName(child.pid!)
-  if (!comm.startsWith(runtime)) throw new Error(`${runtime} ${variant}: pid ${child.pid} is "${comm}", not the runtime: CPU would be a wrapper's`)
+  const children = childPids(child.pid!)
+  if (!comm.startsWith(runtime) || children.length > 0) {
+    child.kill()
+    throw new Error(`${runtime} ${variant}: pid ${child.pid} is "${comm}" with children [${children}]: its CPU would not be the server's`)
+  }
   return { child, port, sent: 0 }
+}
+
+/** The pids a process started, over all its threads (/proc/<pid>/task/<tid>/children). */
+function childPids(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+    readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(' ').filter(Boolean),
+  )
 }
 
 export function processName(pid: number): string {

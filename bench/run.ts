@@ -10,7 +10,7 @@
  * `--json` prints the same as JSON (also written to .bench/last-run.json); `--smoke` runs a short
  * version that only proves it works. `--only=micro,http,memory,eviction` runs only those parts,
  * `--runtimes=node,bun,deno` only those runtimes, `--seconds=N` and `--rounds=N` set each HTTP
- * measurement's length and repeats (default 3 s × 5 rounds).
+ * measurement's length and repeats (default 2 s × 7 rounds: more pairs, same time).
  * @module
  */
 import { execFileSync, spawn } from 'node:child_process'
@@ -99,7 +99,7 @@ const machine = {
   cores: cpus().length,
   node: process.version,
   bun: runtimes.includes('bun') ? version(bin('bun')) : null,
-  deno: runtimes.includes('deno') ? version(bin('deno')).replace(/ \(.*/, '') : null,
+  deno: runtimes.includes('deno') ? version(bin('deno')).replace(/ \(.*/, '').replace(/^deno/, 'Deno') : null,
   date: started.toISOString(),
   loadAverage: loadavg().map((n) => Number(n.toFixed(2))),
 }
@@ -141,7 +141,7 @@ for (const [runtime, results] of Object.entries(micro)) {
 }
 
 // HTTP: each variant's server CPU per request and RPS; certgate against its anchors.
-const httpSettings = { seconds: Number(flag('seconds') ?? (smoke ? 1 : 3)), rounds: Number(flag('rounds') ?? (smoke ? 1 : 5)) }
+const httpSettings = { seconds: Number(flag('seconds') ?? (smoke ? 1 : 2)), rounds: Number(flag('rounds') ?? (smoke ? 1 : 7)) }
 let http: HttpRun | null = null
 const FRAMEWORK_NAMES: Record<Framework, string> = { hono: 'Hono', express: 'Express', fastify: 'Fastify' }
 const VARIANT_LABELS: Record<Variant, string> = {
