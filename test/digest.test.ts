@@ -93,6 +93,13 @@ describe('digests', () => {
     assert.equal(cert.thumbprintSha1, expected)
     assert.equal(cert.toJSON().thumbprint_sha1, expected)
     assert.equal(JSON.parse(JSON.stringify(cert)).thumbprint_sha1, expected)
+    // Each toJSON() is the caller's own object: changing one changes no later JSON.
+    const json = cert.toJSON()
+    assert.notEqual(cert.toJSON(), json)
+    json.thumbprint_sha1 = 'forged'
+    json.not_after = 'never'
+    assert.equal(cert.toJSON().thumbprint_sha1, expected)
+    assert.equal(cert.toJSON().not_after, cert.notAfter.toISOString())
     // Frozen as before: it cannot be overwritten.
     assert.throws(() => {
       ;(cert as { thumbprintSha1: string }).thumbprintSha1 = 'forged'

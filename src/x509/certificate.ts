@@ -120,27 +120,33 @@ export class ClientCertificate {
     return new Peculiar(this.#der.slice())
   }
 
-  /** The JSON form, built once: the certificate never changes, and /cert-info asks every time. */
+  /**
+   * The JSON form: a new plain object on each call, so nothing shared can be changed through it
+   * and nothing needs freezing (freezing it, and a cached frozen object, cost more to build and
+   * to serialise on V8 and JSC than a fresh literal). Its dates' text is made once.
+   */
   toJSON(): ClientCertificateJson {
-    this.#json ??= Object.freeze({
+    this.#notBeforeIso ??= this.notBefore.toISOString()
+    this.#notAfterIso ??= this.notAfter.toISOString()
+    return {
       thumbprint: this.thumbprint,
       thumbprint_sha1: this.thumbprintSha1,
       common_name: this.commonName,
       subject: this.subject,
       issuer: this.issuer,
       serial_number: this.serialNumber,
-      not_before: this.notBefore.toISOString(),
-      not_after: this.notAfter.toISOString(),
+      not_before: this.#notBeforeIso,
+      not_after: this.#notAfterIso,
       dns_names: this.dnsNames,
       uris: this.uris,
       emails: this.emails,
       ips: this.ips,
       spiffe_id: this.spiffeId,
-    })
-    return this.#json
+    }
   }
 
-  #json: Readonly<ClientCertificateJson> | undefined
+  #notBeforeIso: string | undefined
+  #notAfterIso: string | undefined
 }
 
 /**
