@@ -8,6 +8,7 @@ import { X509Certificate } from '@peculiar/x509'
 import { parseXfcc } from '../src/xfcc/parse.ts'
 import { decodeCertificates } from '../src/x509/pem.ts'
 import { digestHex, readClientCertificate } from '../src/x509/certificate.ts'
+import { webCryptoDigestHex } from '../src/x509/digest.ts'
 import { readCertificateFields } from '../src/x509/fields.ts'
 import { compileAllowList, matchAllowList } from '../src/policy.ts'
 import { createClientCertVerifier } from '../src/verify.ts'
@@ -72,7 +73,9 @@ export async function runMicro(options: { smoke: boolean }): Promise<MicroResult
     }
     await add('parseXfcc, Envoy header', () => parseXfcc(header))
     await add('decode URL-encoded PEM → DER', () => decodeCertificates(element.cert!, { maxCertificates: 8 }))
-    await add('SHA-256 thumbprint (WebCrypto, awaited)', () => digestHex('SHA-256', der))
+    // What certgate uses where the runtime has one (node:crypto's hash(), Bun's), then the portable path.
+    await add('SHA-256 thumbprint (synchronous, as certgate hashes)', () => digestHex('SHA-256', der))
+    await add('SHA-256 thumbprint (WebCrypto, awaited)', () => webCryptoDigestHex('SHA-256', der))
     await add('read fields, certgate DER reader', () => readCertificateFields(der))
     await add('read fields, @peculiar/x509 (reference)', () => {
       const x = new X509Certificate(der as Uint8Array<ArrayBuffer>)
