@@ -1,19 +1,26 @@
 /**
- * Full verification with a chain, nothing cached, against the same two signature checks done
- * directly with WebCrypto, in whichever runtime runs it.
+ * Full verification with a chain, against the same two signature checks done directly with
+ * WebCrypto, in whichever runtime runs it. certgate: the whole verifier (header → decode →
+ * thumbprint → fields → chain → allowlist) with `cache: false`, on an Envoy header whose Chain
+ * carries a leaf and intermediate B; the root is configured through createTrustVerifier.
+ * WebCrypto: `crypto.subtle.verify` of the leaf by B and of B by the root, the to-be-signed bytes
+ * and signatures extracted beforehand; keys imported once, and (a second anchor) with B's key
+ * imported on every call.
  *
- * certgate: the whole verifier (header → decode → thumbprint → fields → chain → allowlist) on an
- * Envoy header whose Chain carries the leaf and intermediate B; the root is configured through
- * createTrustVerifier. Every timed call goes to a verifier of its own, made with `cache: false`
- * and a new createTrustVerifier, that has verified exactly one other request before, untimed: a
- * leaf under intermediate A (another key). That call parsed the configured root and imported its
- * key; nothing else it remembered (intermediate A's key, A's edge to the root) is of use to the
- * timed call, which imports intermediate B's key, checks B's signature by the root and the leaf's
- * by B. The leaves of a round are distinct (own serial and signature); every round uses the same
- * ones, each through verifiers that never saw it; the warm-up (three rounds: V8 needs a few
- * thousand calls before these paths are optimised) uses other leaves.
- * WebCrypto: `crypto.subtle.verify` of the leaf by intermediate B and of B by the root, both keys
- * imported once, the to-be-signed bytes and signatures extracted beforehand.
+ * Strict: every timed call goes to a verifier of its own, made with a new createTrustVerifier,
+ * that has verified exactly one other request before, untimed: a leaf under intermediate A
+ * (another key). That call parsed the configured root and imported its key; the timed call
+ * imports B's key, checks B's signature by the root and the leaf's by B.
+ *
+ * Steady state (the deployed case: the same intermediate's key arrives with every request, so
+ * keys are parsed once for certgate too): one verifier, whose pool already holds B's key, but no
+ * verification reused — each timed call brings a new leaf and a reissue of B (B's key and names,
+ * a serial of its own, signed by the root) that the verifier never saw, so both signatures are
+ * checked, as a counting meter asserts (2 per call). Memo warm: the same verifier and B itself,
+ * whose edge to the root it remembers; 1 verification per call (information).
+ *
+ * The leaves of a round are distinct (own serial and signature); the warm-up (three rounds: V8
+ * needs a few thousand calls before these paths are optimised) uses other leaves.
  * @module
  */
 // The Reflect polyfill @peculiar/x509 needs while it loads: first, whoever imports this file.
@@ -23,7 +30,8 @@ import process from 'node:process'
 import { formatXfcc } from '../src/xfcc/format.ts'
 import { encodePem } from '../src/x509/pem.ts'
 import { createClientCertVerifier, type ClientCertVerifier } from '../src/verify.ts'
-import { createTrustVerifier } from '../src/trust/verifier.ts'
+import { createMeteredTrustVerifier, createTrustVerifier } from '../src/trust/verifier.ts'
+import type { SignatureMeter } from '../src/trust/budget.ts'
 import { createTestCertificate, type TestCertificate, type TestKeyAlgorithm } from '../src/testing/index.ts'
 import { BENCH_CN } from './fixtures.ts'
 
@@ -34,8 +42,16 @@ export interface ChainComparison {
   webCryptoUs: number
   /** Median over rounds of the per-round CPU ratio certgate ÷ WebCrypto. */
   ratio: number
-  /** CPU µs for the two verifications plus importing the intermediate's key on every call (informational). */
+  /** CPU µs for the two verifications plus importing the intermediate's key on every call. */
   webCryptoImportUs: number
+  /** Median over rounds of certgate ÷ WebCrypto with the intermediate's key imported each call. */
+  importRatio: number
+  /** Steady state: CPU µs per call, the pool holding B's key, both signatures checked. */
+  steadyUs: number
+  /** Median over rounds of steady state ÷ WebCrypto's two verifies, keys imported once. */
+  steadyRatio: number
+  /** Memo warm (B's edge remembered, 1 verification per call): CPU µs per call. */
+  warmUs: number
   /** The same as wall-clock µs (waits for WebCrypto's thread pool included; noisy on a loaded machine). */
   certgateWallUs: number
   webCryptoWallUs: number
@@ -165,9 +181,41 @@ interface Fixture {
   /** 2 × ops leaves under B and their headers: [0, ops) warm-up, [ops, 2 ops) timed. */
   leaves: Uint8Array[]
   headersB: string[]
+  /** Steady state: per round (3 warm-up, then the timed ones), ops headers, each with its own reissue of B. */
+  steadyHeaders: string[][]
+  /** A header with one more reissue of B, to put B's key in a verifier's pool. */
+  steadyPrimer: string
 }
 
-async function fixture(algorithm: TestKeyAlgorithm, ops: number): Promise<Fixture> {
+const WARM_UP_ROUNDS = 3
+
+/** `count` reissues of intermediate B: its key, names and extensions, serials of their own, signed by the root. */
+async function reissues(root: TestCertificate, b: TestCertificate, count: number): Promise<Uint8Array[]> {
+  const extensions = [
+    new x509.BasicConstraintsExtension(true, 0, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    await x509.SubjectKeyIdentifierExtension.create(b.keys.publicKey),
+    await x509.AuthorityKeyIdentifierExtension.create(root.keys.publicKey),
+  ]
+  const now = Date.now()
+  const out: Uint8Array[] = []
+  for (let i = 0; i < count; i++) {
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: `5e${i.toString(16).padStart(14, '0')}`,
+      subject: b.x509.subjectName,
+      issuer: root.x509.subjectName,
+      notBefore: new Date(now - HOUR_MS),
+      notAfter: new Date(now + 24 * HOUR_MS),
+      publicKey: b.keys.publicKey,
+      signingKey: root.keys.privateKey,
+      extensions,
+    })
+    out.push(new Uint8Array(cert.rawData))
+  }
+  return out
+}
+
+async function fixture(algorithm: TestKeyAlgorithm, ops: number, rounds: number): Promise<Fixture> {
   const subject = (cn: string): Record<string, string[]>[] => [{ O: ['certgate bench'] }, { CN: [cn] }]
   const root = await createTestCertificate({ subject: subject('bench root CA'), keyAlgorithm: algorithm, ca: true })
   const [a, b] = await Promise.all(
@@ -177,7 +225,15 @@ async function fixture(algorithm: TestKeyAlgorithm, ops: number): Promise<Fixtur
   const leaves = await leavesOf(b!, algorithm, 2 * ops)
   const headerA = await chainHeader(leafA! as Uint8Array<ArrayBuffer>, a!.der)
   const headersB = await Promise.all(leaves.map((leaf) => chainHeader(leaf as Uint8Array<ArrayBuffer>, b!.der)))
-  return { root, intermediate: b!, headerA, leaves, headersB }
+  const total = WARM_UP_ROUNDS + rounds
+  const again = await reissues(root, b!, total * ops + 1)
+  const steadyHeaders = await Promise.all(
+    Array.from({ length: total }, (_, r) =>
+      Promise.all(Array.from({ length: ops }, (_, i) => chainHeader(leaves[(r < WARM_UP_ROUNDS ? 0 : ops) + i]! as Uint8Array<ArrayBuffer>, again[r * ops + i]!))),
+    ),
+  )
+  const steadyPrimer = await chainHeader(leaves[0]! as Uint8Array<ArrayBuffer>, again[total * ops]!)
+  return { root, intermediate: b!, headerA, leaves, headersB, steadyHeaders, steadyPrimer }
 }
 
 /** certgate: a verifier per timed call, primed by one untimed request under intermediate A. */
@@ -199,6 +255,35 @@ function certgateRounds(f: Fixture, ops: number): (from: number) => Promise<Timi
       for (const { verify, req } of list) {
         const result = await verify(req)
         if (!result.ok) throw new Error(`chain bench: refused (${result.error.code})`)
+      }
+    })
+  }
+}
+
+/**
+ * One verifier for every call, primed once; each call must run exactly `perCall` signature
+ * verifications (counted by the verifier's meter, outside the CPU it measures, which is the
+ * process's: the check is two subtractions).
+ */
+function sharedVerifierRounds(f: Fixture, primer: string, headers: (round: number) => string[], perCall: number): (round: number) => Promise<Timing> {
+  const meter: SignatureMeter = { verifications: 0, units: 0 }
+  const trust = createMeteredTrustVerifier({ roots: [f.root.der] }, meter)
+  const verify = createClientCertVerifier({ allow: { commonNames: [BENCH_CN] }, trust, cache: false })
+  let primed: Promise<void> | null = null
+  return async (round) => {
+    primed ??= verify(request(primer)).then((result) => {
+      if (!result.ok) throw new Error(`chain bench: the priming request was refused (${result.error.code})`)
+    })
+    await primed
+    const list = headers(round).map(request)
+    return timed(list.length, async () => {
+      for (const req of list) {
+        const before = meter.verifications
+        const result = await verify(req)
+        if (!result.ok) throw new Error(`chain bench: refused (${result.error.code})`)
+        if (meter.verifications - before !== perCall) {
+          throw new Error(`chain bench: ${meter.verifications - before} signature verifications, not ${perCall}`)
+        }
       }
     })
   }
@@ -234,21 +319,36 @@ async function webCryptoRounds(f: Fixture, algorithm: TestKeyAlgorithm, ops: num
 
 /** Runs `rounds` rounds of `ops` verifications each way, after three rounds of warm-up; medians. */
 export async function compareChain(algorithm: TestKeyAlgorithm, ops: number, rounds: number): Promise<ChainComparison> {
-  const f = await fixture(algorithm, ops)
-  const runs = [certgateRounds(f, ops), await webCryptoRounds(f, algorithm, ops, false), await webCryptoRounds(f, algorithm, ops, true)]
-  for (let r = 0; r < 3; r++) for (const run of runs) await run(0)
-  const [certgate, webCrypto, webCryptoImport] = runs.map((): Timing[] => [])
-  for (let r = 0; r < rounds; r++) {
-    certgate!.push(await runs[0]!(ops))
-    webCrypto!.push(await runs[1]!(ops))
-    webCryptoImport!.push(await runs[2]!(ops))
+  const f = await fixture(algorithm, ops, rounds)
+  const from = (round: number): number => (round < WARM_UP_ROUNDS ? 0 : ops)
+  const byRound = (run: (from: number) => Promise<Timing>) => (round: number) => run(from(round))
+  const runs = [
+    byRound(certgateRounds(f, ops)),
+    byRound(await webCryptoRounds(f, algorithm, ops, false)),
+    byRound(await webCryptoRounds(f, algorithm, ops, true)),
+    sharedVerifierRounds(f, f.steadyPrimer, (round) => f.steadyHeaders[round]!, 2),
+    sharedVerifierRounds(f, f.headersB[0]!, (round) => f.headersB.slice(from(round), from(round) + ops), 1),
+  ]
+  const timings = runs.map((): Timing[] => [])
+  for (let r = 0; r < WARM_UP_ROUNDS + rounds; r++) {
+    for (const [i, run] of runs.entries()) {
+      const t = await run(r)
+      if (r >= WARM_UP_ROUNDS) timings[i]!.push(t)
+    }
   }
+  const [certgate, webCrypto, webCryptoImport, steady, warm] = timings as [Timing[], Timing[], Timing[], Timing[], Timing[]]
+  const cpu = (list: Timing[]): number => median(list.map((t) => t.cpu))
+  const ratio = (list: Timing[], to: Timing[]): number => median(list.map((t, i) => t.cpu / to[i]!.cpu))
   return {
-    certgateUs: median(certgate!.map((t) => t.cpu)),
-    webCryptoUs: median(webCrypto!.map((t) => t.cpu)),
-    ratio: median(certgate!.map((c, i) => c.cpu / webCrypto![i]!.cpu)),
-    webCryptoImportUs: median(webCryptoImport!.map((t) => t.cpu)),
-    certgateWallUs: median(certgate!.map((t) => t.wall)),
-    webCryptoWallUs: median(webCrypto!.map((t) => t.wall)),
+    certgateUs: cpu(certgate),
+    webCryptoUs: cpu(webCrypto),
+    ratio: ratio(certgate, webCrypto),
+    webCryptoImportUs: cpu(webCryptoImport),
+    importRatio: ratio(certgate, webCryptoImport),
+    steadyUs: cpu(steady),
+    steadyRatio: ratio(steady, webCrypto),
+    warmUs: cpu(warm),
+    certgateWallUs: median(certgate.map((t) => t.wall)),
+    webCryptoWallUs: median(webCrypto.map((t) => t.wall)),
   }
 }
