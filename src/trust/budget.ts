@@ -18,7 +18,7 @@
  * @module
  */
 import { CertgateError } from '../errors.ts'
-import { describePublicKey } from '../x509/keys.ts'
+import type { PublicKeyDescription } from '../x509/keys.ts'
 import type { SignerKey } from '../x509/signature.ts'
 
 /** Default budget: a 5-deep RSA-4096 chain costs 20, a 5-deep P-384 chain 80. */
@@ -46,14 +46,13 @@ const unitsByKey = new WeakMap<SignerKey, number>()
 export function signatureUnits(key: SignerKey): number {
   let units = unitsByKey.get(key)
   if (units === undefined) {
-    units = key.refused ? UNUSABLE_UNITS : unitsOf(key.spki)
+    units = key.refused ? UNUSABLE_UNITS : unitsOf(key.description)
     unitsByKey.set(key, units)
   }
   return units
 }
 
-function unitsOf(spki: Uint8Array): number {
-  const key = describePublicKey(spki)
+function unitsOf(key: PublicKeyDescription): number {
   switch (key.kind) {
     case 'RSA': {
       const { exponent } = key

@@ -45,7 +45,8 @@ export function edgesOf(path: readonly PathCert[]): Edge[] {
  */
 export class EdgeSignatures {
   readonly #pool = new SignerKeyPool(SIGNER_POOL_SIZE)
-  // `${issuer id}:${signature hex}` → the CA certificate whose signature that issuer verified.
+  // `${issuer id}:${signature length}:${hex of its last octets}` → the CA certificate whose
+  // signature that issuer verified; a hit counts only when the whole certificate is the same.
   readonly #memo = new Map<string, Uint8Array>()
 
   /** One request's checks, charged to `budget`. */
@@ -55,9 +56,7 @@ export class EdgeSignatures {
 
   /** The verdict on `parent` having signed `child`: remembered, or charged and checked. */
   async check([child, parent]: Edge, leaf: PathCert, budget: SignatureBudget): Promise<SignatureVerdict> {
-    const memoKey = child !== leaf && parent.configured
-      ? `${parent.id}:${toHex(child.parsed.signatureParts().signatureValue)}`
-      : null
+    const memoKey = child !== leaf && parent.configured ? memoKeyOf(child, parent) : null
     if (memoKey !== null) {
       const known = this.#memo.get(memoKey)
       if (known !== undefined && equalBytes(known, child.der)) return 'valid'
@@ -85,6 +84,15 @@ export class EdgeSignatures {
     }
     return node.signer
   }
+}
+
+// Octets of the signature in the memo's key: enough to tell real signatures apart, and cheaper
+// than hex of all of it (256 octets for RSA-2048).
+const MEMO_KEY_TAIL = 24
+
+function memoKeyOf(child: PathCert, parent: PathCert): string {
+  const signature = child.parsed.signatureParts().signatureValue
+  return `${parent.id}:${signature.length}:${toHex(signature.subarray(-MEMO_KEY_TAIL))}`
 }
 
 /** One request's signature checks: each edge at most once, from the anchor down. */

@@ -4,6 +4,7 @@
  * and, per request, the certificates the client sent, looked up alongside them.
  * @module
  */
+import { equalBytes } from '../bytes.ts'
 import { decodePem } from '../x509/pem.ts'
 import { parseCertificate, type ParsedCertificate } from '../x509/fields.ts'
 import { distinguishedNameKey } from '../x509/name.ts'
@@ -153,10 +154,5 @@ function parseCaCertificate(der: Uint8Array, what: string): ParsedCertificate {
   return parsed
 }
 
-/** True when both hold the same bytes. */
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a === b) return true
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
+/** True when both hold the same bytes (the trust modules import it from here). */
+export { equalBytes }

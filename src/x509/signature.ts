@@ -9,7 +9,7 @@
  * them rather than skip the check. A refused key is never imported.
  * @module
  */
-import { toHex } from '../bytes.ts'
+import { equalBytes, toHex } from '../bytes.ts'
 import { DerReader, TAG_INTEGER, TAG_SEQUENCE } from './der.ts'
 import { readIntegerBytes } from './der-values.ts'
 import type { CertificateSignatureParts } from './fields.ts'
@@ -21,6 +21,7 @@ import {
   OID_EC,
   OID_ED25519,
   OID_RSA,
+  type PublicKeyDescription,
 } from './keys.ts'
 import { OID_RSA_PSS, readPssParameters } from './pss.ts'
 
@@ -65,6 +66,7 @@ export class SignerKey {
   readonly algorithm: string
   readonly namedCurve: string | null
   readonly #imports = new Map<string, Promise<CryptoKey | null>>()
+  #description: PublicKeyDescription | null = null
   #refused: boolean | null = null
 
   constructor(spki: Uint8Array<ArrayBuffer>, algorithm: string, namedCurve: string | null) {
@@ -73,13 +75,19 @@ export class SignerKey {
     this.namedCurve = namedCurve
   }
 
+  /** What the key holds (`describePublicKey`), read once: the key rule and the budget both need it. */
+  get description(): PublicKeyDescription {
+    this.#description ??= describePublicKey(this.spki)
+    return this.#description
+  }
+
   /**
    * True when the key is readable but outside the fixed bounds (`keyRefusal` at its defaults):
    * it is never imported. An unreadable key simply verifies nothing.
    */
   get refused(): boolean {
     if (this.#refused === null) {
-      const key = describePublicKey(this.spki)
+      const key = this.description
       const refusal = keyRefusal(key, { minRsaBits: MIN_RSA_BITS })
       this.#refused = key.kind !== 'malformed' && refusal !== null
     }
@@ -120,6 +128,10 @@ export class SignerKey {
   }
 }
 
+// The pool is keyed by the SPKI's length and last octets (an RSA modulus's or EC point's tail),
+// the whole SPKI compared on a hit: hex of every octet cost more than the lookup saves.
+const POOL_KEY_TAIL = 24
+
 /** A bounded pool of {@link SignerKey}s keyed by SPKI bytes, for keys that arrive in requests. */
 export class SignerKeyPool {
   readonly #keys = new Map<string, SignerKey>()
@@ -129,12 +141,16 @@ export class SignerKeyPool {
     this.#maxEntries = maxEntries
   }
 
-  /** The pooled key for these SPKI bytes (a new one when absent), most recently used last. */
+  /**
+   * The pooled key for these SPKI bytes (a new one when absent), most recently used last. Two
+   * keys sharing an id replace each other: a key is only ever used for its own SPKI.
+   */
   get(spki: Uint8Array<ArrayBuffer>, algorithm: string, namedCurve: string | null): SignerKey {
-    const id = toHex(spki)
+    const id = `${spki.length}:${toHex(spki.subarray(-POOL_KEY_TAIL))}`
     let key = this.#keys.get(id)
-    if (key !== undefined) {
-      this.#keys.delete(id)
+    if (key !== undefined) this.#keys.delete(id)
+    if (key !== undefined && equalBytes(key.spki, spki)) {
+      // Found: moved to the most recently used end below.
     } else {
       key = new SignerKey(spki, algorithm, namedCurve)
       if (this.#keys.size >= this.#maxEntries) {
