@@ -126,7 +126,7 @@ for (const [runtime, results] of Object.entries(micro)) {
       rows.push({
         figure: `${runtime}: ${r.name}`,
         value: `${r.ratio.toFixed(2)}× (${r.detail ?? ''})`,
-        target: `≤ ${r.ratioTarget}×`,
+        target: r.ratioTarget === undefined ? '(information)' : `≤ ${r.ratioTarget}×`,
         met: r.ratioTarget === undefined ? null : r.ratio <= r.ratioTarget,
       })
       continue
@@ -272,9 +272,11 @@ if (json) {
   }
   if (micro.node?.some((r) => r.ratio !== undefined)) {
     console.log(
-      'Chain target: process CPU (all threads) per verification, median of rounds; certgate with a new trust verifier and cache: false per call, ' +
-        'primed by one untimed request under another intermediate (root parsed and its key imported there), the timed one bringing a leaf and an ' +
-        'intermediate it never saw; WebCrypto: crypto.subtle.verify of leaf by intermediate and intermediate by root, both keys imported once.'
+      'Chain: process CPU (all threads) per verification, median of rounds, cache: false; WebCrypto: crypto.subtle.verify of leaf by intermediate ' +
+        'and intermediate by root, both keys imported once. Steady state (the target): one verifier whose pool holds the intermediate\'s key; each ' +
+        'call brings a new leaf and a reissue of the intermediate (same key, own serial) it never saw, so both signatures are checked (a meter asserts 2). ' +
+        'Strict: a new trust verifier per call, primed by a request under another intermediate (root key imported), so the call imports the ' +
+        'intermediate\'s key too; compared also with WebCrypto importing that key each call.'
     )
   }
   console.log(`total ${((Date.now() - started.getTime()) / 60_000).toFixed(1)} min`)
