@@ -110,7 +110,7 @@ export async function runMicro(options: { smoke: boolean }): Promise<MicroResult
       200,
       5
     )
-    // Issue 13's chain target: nothing cached (bench/chain.ts says exactly what that means).
+    // Issue 13's chain target: steady state and strict (bench/chain.ts says exactly what each means).
     const chain = await compareChain(algorithm, options.smoke ? 20 : 200, options.smoke ? 1 : 5)
     const wc = chain.webCryptoUs.toFixed(0)
     results.push({

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: micro benchmarks in Node, Bun and Deno (with the chain target: full
- * verification with nothing cached ÷ WebCrypto's two verifies, bench/chain.ts); HTTP in each
+ * verification ÷ WebCrypto's two verifies, steady state and strict, bench/chain.ts); HTTP in each
  * runtime (bench/http.ts): bare Hono, a no-op middleware, the hand-written anchors (a Map keyed by
  * the header, a cold check on every request) and certgate with a returning client and with a new
  * certificate every request, as server CPU per request and RPS, with the targets (certgate vs the
