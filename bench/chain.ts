@@ -181,7 +181,7 @@ interface Fixture {
   /** 2 × ops leaves under B and their headers: [0, ops) warm-up, [ops, 2 ops) timed. */
   leaves: Uint8Array[]
   headersB: string[]
-  /** Steady state: per round (3 warm-up, then the timed ones), ops headers, each with its own reissue of B. */
+  /** Steady state: per round (warm-up, then the timed ones), ops headers, each with its own reissue of B. */
   steadyHeaders: string[][]
   /** A header with one more reissue of B, to put B's key in a verifier's pool. */
   steadyPrimer: string
@@ -317,7 +317,7 @@ async function webCryptoRounds(f: Fixture, algorithm: TestKeyAlgorithm, ops: num
     })
 }
 
-/** Runs `rounds` rounds of `ops` verifications each way, after three rounds of warm-up; medians. */
+/** Runs `rounds` rounds of `ops` verifications each way, after the warm-up rounds; medians. */
 export async function compareChain(algorithm: TestKeyAlgorithm, ops: number, rounds: number): Promise<ChainComparison> {
   const f = await fixture(algorithm, ops, rounds)
   const from = (round: number): number => (round < WARM_UP_ROUNDS ? 0 : ops)
