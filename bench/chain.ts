@@ -62,21 +62,13 @@ interface Timing {
   wall: number
 }
 
-declare const Bun: { gc(force: boolean): void } | undefined
-
 /**
- * A full collection where the runtime offers one (Bun.gc; globalThis.gc under --expose-gc, which
- * bench/run.ts passes to Node and Deno), so that garbage made while preparing is not collected
- * on the timed loop's account.
+ * CPU (user + system, whole process) and wall µs per op of `ops` calls of an async loop. No full
+ * collection is forced first: on Node, one before each round of 200 made certgate's calls after
+ * it cost 2.3× as much (steady state 800 vs 344 µs; WebCrypto's loops unchanged), which no server
+ * sees; garbage left by preparing a round is collected during it, on certgate's account.
  */
-function collectGarbage(): void {
-  if (typeof Bun !== 'undefined') Bun.gc(true)
-  else (globalThis as { gc?: () => void }).gc?.()
-}
-
-/** CPU (user + system, whole process) and wall µs per op of `ops` calls of an async loop. */
 async function timed(ops: number, loop: () => Promise<void>): Promise<Timing> {
-  collectGarbage()
   const cpu = process.cpuUsage()
   const start = performance.now()
   await loop()
