@@ -23,7 +23,7 @@
  */
 import { CertgateError } from '../errors.ts'
 import type { ParsedCertificate } from '../x509/fields.ts'
-import { distinguishedNameKey } from '../x509/name.ts'
+import { nameKeys } from './store.ts'
 import type { CertificateNames, GeneralName, NameConstraints } from '../x509/name-constraints.ts'
 
 /** Options for {@link checkPathNames}. */
@@ -92,8 +92,8 @@ function checkWellFormed(cert: ParsedCertificate, index: number, anchor: number)
 }
 
 function isSelfIssued(cert: ParsedCertificate): boolean {
-  const { subject, issuer } = cert.fields
-  return distinguishedNameKey(subject) === distinguishedNameKey(issuer)
+  const [subject, issuer] = nameKeys(cert)
+  return subject === issuer
 }
 
 /** Refuses constraints that cannot be honoured as written. */

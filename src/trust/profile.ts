@@ -19,7 +19,6 @@ import {
 } from '../x509/extensions.ts'
 import type { ParsedCertificate } from '../x509/fields.ts'
 import { describePublicKey, keyRefusal, MAX_RSA_BITS, MIN_RSA_BITS } from '../x509/keys.ts'
-import { distinguishedNameKey } from '../x509/name.ts'
 import {
   ANY_EXTENDED_KEY_USAGE,
   leafAllowsPurpose,
@@ -27,7 +26,7 @@ import {
   PURPOSE_OIDS,
 } from '../x509/purpose.ts'
 import { certificateSignedObject, SignerKey, verifySignature } from '../x509/signature.ts'
-import { equalBytes } from './store.ts'
+import { equalBytes, nameKeys } from './store.ts'
 
 export type { Purpose }
 
@@ -213,7 +212,8 @@ function isConformingSerial(hex: string): boolean {
 
 /** Subject and issuer are the same name (a root, or a CA's certificate for its own new key). */
 export function isSelfIssued(cert: ParsedCertificate): boolean {
-  return distinguishedNameKey(cert.fields.subject) === distinguishedNameKey(cert.fields.issuer)
+  const [subject, issuer] = nameKeys(cert)
+  return subject === issuer
 }
 
 // Per configured anchor, for the life of its verifier.

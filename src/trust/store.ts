@@ -68,7 +68,7 @@ export class TrustStore {
     for (const der of chain) {
       if (equalBytes(der, leaf)) continue
       const parsed = parseCertificate(der)
-      const subjectKey = distinguishedNameKey(parsed.fields.subject)
+      const [subjectKey] = nameKeys(parsed)
       const known = [...this.lookup(subjectKey), ...(sent.get(subjectKey) ?? [])]
       if (known.some((node) => equalBytes(node.der, der))) continue
       const list = sent.get(subjectKey) ?? []
@@ -108,14 +108,28 @@ export class TrustStore {
   }
 }
 
+// A path's checks ask for these keys several times per certificate (search, self-issued tests).
+const nameKeysByCert = new WeakMap<ParsedCertificate, readonly [subject: string, issuer: string]>()
+
+/** A certificate's subject and issuer keys (`distinguishedNameKey`), computed once per parse. */
+export function nameKeys(parsed: ParsedCertificate): readonly [subject: string, issuer: string] {
+  let keys = nameKeysByCert.get(parsed)
+  if (keys === undefined) {
+    keys = [distinguishedNameKey(parsed.fields.subject), distinguishedNameKey(parsed.fields.issuer)]
+    nameKeysByCert.set(parsed, keys)
+  }
+  return keys
+}
+
 /** A certificate that came with the request. */
 export function requestCert(id: number, der: Uint8Array, parsed: ParsedCertificate): PathCert {
+  const [subjectKey, issuerKey] = nameKeys(parsed)
   return {
     id,
     der,
     parsed,
-    subjectKey: distinguishedNameKey(parsed.fields.subject),
-    issuerKey: distinguishedNameKey(parsed.fields.issuer),
+    subjectKey,
+    issuerKey,
     configured: false,
     isRoot: false,
     signer: null,
