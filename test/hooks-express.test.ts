@@ -2,16 +2,16 @@
 // 4 and 5 servers on 127.0.0.1: authorize reads what Express and earlier middleware offer (req.get,
 // req.originalUrl, res.locals), the hooks get the event (with a Web Request built for it) and req,
 // and a hook that throws or rejects changes neither status nor body.
-import { after, before, describe, it } from 'node:test'
+import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import express5 from 'express'
 import express4 from 'express4'
 import type { Express, Request } from 'express'
 import { clientCert, type ExpressClientCertOptions } from '../src/adapters/express.ts'
 import type { RefusedEvent, VerifiedEvent } from '../src/index.ts'
-import { createTestPki, type TestCertificate, xfccHeader } from '../src/testing/index.ts'
+import { xfccHeader } from '../src/testing/index.ts'
 import { loopbackSet } from './support/loopback.ts'
-import { assertRefused, assertRouteSaw, get } from './support/node-frameworks.ts'
+import { adapterCerts, assertRefused, assertRouteSaw, get } from './support/node-frameworks.ts'
 import { capturingConsoleError, FAILING_HOOKS, reportedMessages } from './support/console.ts'
 
 const CN = 'api-client.contoso.com'
@@ -19,13 +19,8 @@ const allow = { allow: { commonNames: [CN] } }
 const servers = loopbackSet()
 after(() => servers.closeAll())
 
-let allowed: TestCertificate
-let stranger: TestCertificate
-before(async () => {
-  const pki = await createTestPki()
-  allowed = await pki.issue({ commonName: CN })
-  stranger = await pki.issue({ commonName: 'stranger.example' })
-})
+// CN is the allowed certificate's common name.
+const certs = adapterCerts()
 
 const EXPRESSES: [string, () => Express][] = [
   ['Express 4', () => express4()],
@@ -54,15 +49,15 @@ for (const [name, make] of EXPRESSES) {
         ...allow,
         authorize: (cert, req) => {
           seen.push(`${cert.commonName} ${req.method} ${req.originalUrl} ${req.res?.locals.tenant}`)
-          return req.get('x-forwarded-client-cert') === xfccHeader(allowed) && req.res?.locals.tenant === 'contoso'
+          return req.get('x-forwarded-client-cert') === xfccHeader(certs().allowed) && req.res?.locals.tenant === 'contoso'
         },
       })
       const withTenant = await fetch(url, {
-        headers: { 'x-forwarded-client-cert': xfccHeader(allowed), 'x-tenant': 'contoso' },
+        headers: { 'x-forwarded-client-cert': xfccHeader(certs().allowed), 'x-tenant': 'contoso' },
         signal: AbortSignal.timeout(5000),
       })
-      await assertRouteSaw(withTenant, allowed)
-      await assertRefused(await get(url, xfccHeader(allowed)), 'ERR_CERT_NOT_ALLOWED')
+      await assertRouteSaw(withTenant, certs().allowed)
+      await assertRefused(await get(url, xfccHeader(certs().allowed)), 'ERR_CERT_NOT_ALLOWED')
       assert.deepEqual(seen, [`${CN} GET /api/cert-info contoso`, `${CN} GET /api/cert-info none`])
     })
 
@@ -82,14 +77,14 @@ for (const [name, make] of EXPRESSES) {
           log.push(`refused ${event.error.code} ${event.thumbprint} ${describeRequest(event)} ${req.originalUrl}`)
         },
       })
-      for (let i = 0; i < 3; i++) await assertRouteSaw(await get(url, xfccHeader(allowed)), allowed)
-      await assertRefused(await get(url, xfccHeader(stranger)), 'ERR_CERT_NOT_ALLOWED')
+      for (let i = 0; i < 3; i++) await assertRouteSaw(await get(url, xfccHeader(certs().allowed)), certs().allowed)
+      await assertRefused(await get(url, xfccHeader(certs().stranger)), 'ERR_CERT_NOT_ALLOWED')
       await assertRefused(await get(url), 'ERR_CERT_MISSING')
       assert.deepEqual(log, [
-        `verified ${allowed.thumbprint} false GET /api/cert-info true /api/cert-info`,
-        `verified ${allowed.thumbprint} false GET /api/cert-info true /api/cert-info`,
-        `verified ${allowed.thumbprint} true GET /api/cert-info true /api/cert-info`,
-        `refused ERR_CERT_NOT_ALLOWED ${stranger.thumbprint} GET /api/cert-info true /api/cert-info`,
+        `verified ${certs().allowed.thumbprint} false GET /api/cert-info true /api/cert-info`,
+        `verified ${certs().allowed.thumbprint} false GET /api/cert-info true /api/cert-info`,
+        `verified ${certs().allowed.thumbprint} true GET /api/cert-info true /api/cert-info`,
+        `refused ERR_CERT_NOT_ALLOWED ${certs().stranger.thumbprint} GET /api/cert-info true /api/cert-info`,
         'refused ERR_CERT_MISSING null GET /api/cert-info false /api/cert-info',
       ])
       // Express's own req: its methods are there.
@@ -102,8 +97,8 @@ for (const [name, make] of EXPRESSES) {
         ...FAILING_HOOKS,
       })
       const logged = await capturingConsoleError(async () => {
-        await assertRouteSaw(await get(url, xfccHeader(allowed)), allowed)
-        await assertRefused(await get(url, xfccHeader(stranger)), 'ERR_CERT_NOT_ALLOWED')
+        await assertRouteSaw(await get(url, xfccHeader(certs().allowed)), certs().allowed)
+        await assertRefused(await get(url, xfccHeader(certs().stranger)), 'ERR_CERT_NOT_ALLOWED')
       })
       assert.deepEqual(reportedMessages(logged), ['onVerified threw', 'onRefused rejected'])
     })

@@ -2,13 +2,13 @@
 // Fastify 5 server on 127.0.0.1: authorize reads the request and what an earlier onRequest hook
 // decorated, the hooks get the event (with a Web Request built for it) and the request, and a hook
 // that throws or rejects changes neither status nor body.
-import { after, before, describe, it } from 'node:test'
+import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { fastifyClientCert, type FastifyClientCertOptions } from '../src/adapters/fastify.ts'
 import type { RefusedEvent, VerifiedEvent } from '../src/index.ts'
-import { createTestPki, type TestCertificate, xfccHeader } from '../src/testing/index.ts'
-import { assertRefused, assertRouteSaw, get } from './support/node-frameworks.ts'
+import { xfccHeader } from '../src/testing/index.ts'
+import { adapterCerts, assertRefused, assertRouteSaw, get } from './support/node-frameworks.ts'
 import { capturingConsoleError, FAILING_HOOKS, reportedMessages } from './support/console.ts'
 
 const CN = 'api-client.contoso.com'
@@ -16,13 +16,8 @@ const allow = { allow: { commonNames: [CN] } }
 const apps: FastifyInstance[] = []
 after(() => Promise.all(apps.map((app) => app.close())))
 
-let allowed: TestCertificate
-let stranger: TestCertificate
-before(async () => {
-  const pki = await createTestPki()
-  allowed = await pki.issue({ commonName: CN })
-  stranger = await pki.issue({ commonName: 'stranger.example' })
-})
+// CN is the allowed certificate's common name.
+const certs = adapterCerts()
 
 /** Which tenant an earlier onRequest hook found, kept per request as a decoration would be. */
 const tenants = new WeakMap<FastifyRequest, string>()
@@ -48,15 +43,15 @@ describe('certgate/fastify: authorize and hooks get the request', () => {
       ...allow,
       authorize: (cert, request) => {
         seen.push(`${cert.commonName} ${request.method} ${request.url} ${tenants.get(request)}`)
-        return request.headers['x-forwarded-client-cert'] === xfccHeader(allowed) && tenants.get(request) === 'contoso'
+        return request.headers['x-forwarded-client-cert'] === xfccHeader(certs().allowed) && tenants.get(request) === 'contoso'
       },
     })
     const withTenant = await fetch(url, {
-      headers: { 'x-forwarded-client-cert': xfccHeader(allowed), 'x-tenant': 'contoso' },
+      headers: { 'x-forwarded-client-cert': xfccHeader(certs().allowed), 'x-tenant': 'contoso' },
       signal: AbortSignal.timeout(5000),
     })
-    await assertRouteSaw(withTenant, allowed)
-    await assertRefused(await get(url, xfccHeader(allowed)), 'ERR_CERT_NOT_ALLOWED')
+    await assertRouteSaw(withTenant, certs().allowed)
+    await assertRefused(await get(url, xfccHeader(certs().allowed)), 'ERR_CERT_NOT_ALLOWED')
     assert.deepEqual(seen, [`${CN} GET /api/cert-info contoso`, `${CN} GET /api/cert-info none`])
   })
 
@@ -71,14 +66,14 @@ describe('certgate/fastify: authorize and hooks get the request', () => {
       onRefused: (event, request) =>
         log.push(`refused ${event.error.code} ${event.thumbprint} ${describeRequest(event)} ${request.routeOptions.url}`),
     })
-    for (let i = 0; i < 3; i++) await assertRouteSaw(await get(url, xfccHeader(allowed)), allowed)
-    await assertRefused(await get(url, xfccHeader(stranger)), 'ERR_CERT_NOT_ALLOWED')
+    for (let i = 0; i < 3; i++) await assertRouteSaw(await get(url, xfccHeader(certs().allowed)), certs().allowed)
+    await assertRefused(await get(url, xfccHeader(certs().stranger)), 'ERR_CERT_NOT_ALLOWED')
     await assertRefused(await get(url), 'ERR_CERT_MISSING')
     assert.deepEqual(log, [
-      `verified ${allowed.thumbprint} false GET /api/cert-info true /api/cert-info`,
-      `verified ${allowed.thumbprint} false GET /api/cert-info true /api/cert-info`,
-      `verified ${allowed.thumbprint} true GET /api/cert-info true /api/cert-info`,
-      `refused ERR_CERT_NOT_ALLOWED ${stranger.thumbprint} GET /api/cert-info true /api/cert-info`,
+      `verified ${certs().allowed.thumbprint} false GET /api/cert-info true /api/cert-info`,
+      `verified ${certs().allowed.thumbprint} false GET /api/cert-info true /api/cert-info`,
+      `verified ${certs().allowed.thumbprint} true GET /api/cert-info true /api/cert-info`,
+      `refused ERR_CERT_NOT_ALLOWED ${certs().stranger.thumbprint} GET /api/cert-info true /api/cert-info`,
       'refused ERR_CERT_MISSING null GET /api/cert-info false /api/cert-info',
     ])
   })
@@ -89,8 +84,8 @@ describe('certgate/fastify: authorize and hooks get the request', () => {
       ...FAILING_HOOKS,
     })
     const logged = await capturingConsoleError(async () => {
-      await assertRouteSaw(await get(url, xfccHeader(allowed)), allowed)
-      await assertRefused(await get(url, xfccHeader(stranger)), 'ERR_CERT_NOT_ALLOWED')
+      await assertRouteSaw(await get(url, xfccHeader(certs().allowed)), certs().allowed)
+      await assertRefused(await get(url, xfccHeader(certs().stranger)), 'ERR_CERT_NOT_ALLOWED')
     })
     assert.deepEqual(reportedMessages(logged), ['onVerified threw', 'onRefused rejected'])
   })

@@ -2,13 +2,14 @@
 // runtime's bindings (c.env, passed as app.request's third argument) and what an earlier
 // middleware set (c.var), typed through the app's Env; the hooks see the Context and a failing
 // hook changes neither status nor body. The type-level checks run under `tsc -p .`.
-import { before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { type Context, Hono } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { clientCert, type ClientCertEnv } from '../src/adapters/hono.ts'
 import type { ClientCertificate, RefusedEvent, VerifiedEvent } from '../src/index.ts'
-import { createTestPki, type TestCertificate, xfccHeader } from '../src/testing/index.ts'
+import { type TestCertificate, xfccHeader } from '../src/testing/index.ts'
+import { adapterCerts } from './support/node-frameworks.ts'
 import { capturingConsoleError, FAILING_HOOKS, reportedMessages } from './support/console.ts'
 
 const CN = 'api-client.contoso.com'
@@ -22,14 +23,8 @@ const tenant = createMiddleware<AppEnv>(async (c, next) => {
   await next()
 })
 
-let allowed: TestCertificate
-let stranger: TestCertificate
-
-before(async () => {
-  const pki = await createTestPki()
-  allowed = await pki.issue({ commonName: CN })
-  stranger = await pki.issue({ commonName: 'stranger.example' })
-})
+// CN is the allowed certificate's common name.
+const certs = adapterCerts()
 
 function init(cert?: TestCertificate, tenantName?: string): RequestInit {
   const headers: Record<string, string> = {}
@@ -60,20 +55,20 @@ describe('certgate/hono: authorize gets the Context', () => {
     app.get('/api/cert-info', (c) => c.json({ cn: c.var.clientCert.commonName, tenant: c.var.tenant }))
     const env = { ALLOWED_TENANT: 'contoso' }
 
-    const ok = await app.request('/api/cert-info', init(allowed, 'contoso'), env)
+    const ok = await app.request('/api/cert-info', init(certs().allowed, 'contoso'), env)
     assert.equal(ok.status, 200)
     assert.deepEqual(await ok.json(), { cn: CN, tenant: 'contoso' })
 
-    const otherTenant = await app.request('/api/cert-info', init(allowed, 'fabrikam'), env)
+    const otherTenant = await app.request('/api/cert-info', init(certs().allowed, 'fabrikam'), env)
     assert.equal(otherTenant.status, 403)
     assert.equal(await code(otherTenant), 'ERR_CERT_NOT_ALLOWED')
 
-    const otherEnv = await app.request('/api/cert-info', init(allowed, 'contoso'), { ALLOWED_TENANT: 'fabrikam' })
+    const otherEnv = await app.request('/api/cert-info', init(certs().allowed, 'contoso'), { ALLOWED_TENANT: 'fabrikam' })
     assert.equal(otherEnv.status, 403)
     assert.equal(await code(otherEnv), 'ERR_CERT_NOT_ALLOWED')
 
     // The allowlist decides first: a stranger never reaches authorize.
-    const strangerRes = await app.request('/api/cert-info', init(stranger, 'contoso'), env)
+    const strangerRes = await app.request('/api/cert-info', init(certs().stranger, 'contoso'), env)
     assert.equal(await code(strangerRes), 'ERR_CERT_NOT_ALLOWED')
     assert.deepEqual(seen, [
       `${CN} /api/cert-info contoso contoso`,
@@ -98,13 +93,13 @@ describe('certgate/hono: authorize gets the Context', () => {
       })
     )
     app.get('/api/cert-info', (c) => c.text('ok'))
-    const revoked = await app.request('/api/cert-info', init(allowed, 'revoked'), { ALLOWED_TENANT: 'x' })
+    const revoked = await app.request('/api/cert-info', init(certs().allowed, 'revoked'), { ALLOWED_TENANT: 'x' })
     assert.equal(revoked.status, 403)
     assert.deepEqual(await revoked.json(), { code: 'ERR_CERT_REVOKED' })
-    const bug = await app.request('/api/cert-info', init(allowed, 'bug'), { ALLOWED_TENANT: 'x' })
+    const bug = await app.request('/api/cert-info', init(certs().allowed, 'bug'), { ALLOWED_TENANT: 'x' })
     assert.equal(bug.status, 500)
     assert.deepEqual(await bug.json(), { code: 'ERR_AUTHORIZE_FAILED' })
-    const fine = await app.request('/api/cert-info', init(allowed, 'contoso'), { ALLOWED_TENANT: 'x' })
+    const fine = await app.request('/api/cert-info', init(certs().allowed, 'contoso'), { ALLOWED_TENANT: 'x' })
     assert.equal(fine.status, 200)
     assert.equal(await fine.text(), 'ok')
   })
@@ -126,15 +121,15 @@ describe('certgate/hono: onVerified and onRefused', () => {
     app.get('/api/cert-info', (c) => c.text('ok'))
     const env = { ALLOWED_TENANT: 'contoso' }
     for (let i = 0; i < 3; i++) {
-      assert.equal((await app.request('/api/cert-info', init(allowed, 'contoso'), env)).status, 200)
+      assert.equal((await app.request('/api/cert-info', init(certs().allowed, 'contoso'), env)).status, 200)
     }
-    assert.equal((await app.request('/api/cert-info', init(stranger), env)).status, 403)
+    assert.equal((await app.request('/api/cert-info', init(certs().stranger), env)).status, 403)
     assert.equal((await app.request('/api/cert-info', init(), env)).status, 403)
     assert.deepEqual(log, [
-      `verified ${allowed.thumbprint} false /api/cert-info contoso`,
-      `verified ${allowed.thumbprint} false /api/cert-info contoso`,
-      `verified ${allowed.thumbprint} true /api/cert-info contoso`,
-      `refused ERR_CERT_NOT_ALLOWED ${stranger.thumbprint} /api/cert-info contoso`,
+      `verified ${certs().allowed.thumbprint} false /api/cert-info contoso`,
+      `verified ${certs().allowed.thumbprint} false /api/cert-info contoso`,
+      `verified ${certs().allowed.thumbprint} true /api/cert-info contoso`,
+      `refused ERR_CERT_NOT_ALLOWED ${certs().stranger.thumbprint} /api/cert-info contoso`,
       'refused ERR_CERT_MISSING null /api/cert-info contoso',
     ])
   })
@@ -150,10 +145,10 @@ describe('certgate/hono: onVerified and onRefused', () => {
     )
     app.get('/api/cert-info', (c) => c.json({ cn: c.var.clientCert.commonName }))
     const logged = await capturingConsoleError(async () => {
-      const ok = await app.request('/api/cert-info', init(allowed))
+      const ok = await app.request('/api/cert-info', init(certs().allowed))
       assert.equal(ok.status, 200)
       assert.deepEqual(await ok.json(), { cn: CN })
-      const refused = await app.request('/api/cert-info', init(stranger))
+      const refused = await app.request('/api/cert-info', init(certs().stranger))
       assert.equal(refused.status, 403)
       assert.equal(refused.headers.get('content-type'), 'application/problem+json')
       assert.equal(await code(refused), 'ERR_CERT_NOT_ALLOWED')
