@@ -5,7 +5,8 @@
  * check one path, exclude what failed, and ask again; the search's steps are capped over all calls.
  * @module
  */
-import { equalBytes, type IssuerLookup, type PathCert } from './store.ts'
+import { type IssuerLookup, type PathCert } from './store.ts'
+import { equalBytes } from '../bytes.ts'
 
 const MAX_SEARCH_STEPS = 256
 

@@ -13,8 +13,8 @@
  * @module
  */
 import type { SignatureBudget } from './budget.ts'
-import { equalBytes, type PathCert } from './store.ts'
-import { toHex } from '../bytes.ts'
+import type { PathCert } from './store.ts'
+import { equalBytes, toHex } from '../bytes.ts'
 import {
   certificateSignedObject,
   type SignatureVerdict,

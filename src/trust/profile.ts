@@ -26,7 +26,8 @@ import {
   PURPOSE_OIDS,
 } from '../x509/purpose.ts'
 import { certificateSignedObject, SignerKey, verifySignature } from '../x509/signature.ts'
-import { equalBytes, nameKeys } from './store.ts'
+import { nameKeys } from './store.ts'
+import { equalBytes } from '../bytes.ts'
 
 export type { Purpose }
 

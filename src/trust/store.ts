@@ -167,6 +167,3 @@ function parseCaCertificate(der: Uint8Array, what: string): ParsedCertificate {
   }
   return parsed
 }
-
-/** True when both hold the same bytes (the trust modules import it from here). */
-export { equalBytes }

@@ -16,11 +16,11 @@
  * @module
  */
 import { systemClock } from './crl-fetcher.ts'
-import { equalBytes } from './store.ts'
 import { crlIssuer, crlWarningAt, readTrustFile, type TrustFileKind, type TrustFileParts } from './trust-files.ts'
 import type { TrustMaterial } from './material.ts'
 import type { TrustVerifier } from './verifier.ts'
 import type { CertificateList } from '../x509/crl.ts'
+import { equalBytes } from '../bytes.ts'
 
 /** What to watch, how often, and whom to tell. */
 export interface WatchTrustFilesOptions {
