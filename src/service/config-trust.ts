@@ -17,6 +17,11 @@ export type ReadFile = (path: string) => Uint8Array
 
 const PEM_BEGIN = '-----BEGIN'
 
+/** Whether `TRUSTED_CA_CERTS` holds the PEM text itself rather than a file's path. */
+function isInlinePem(value: string): boolean {
+  return value.trimStart().startsWith(PEM_BEGIN)
+}
+
 /** A value resolved, or why it could not be. */
 type Resolved<T> = { ok: true; value: T } | { ok: false; problem: string }
 
@@ -45,7 +50,7 @@ function resolveCaBundle(value: string, readFile: ReadFile | undefined): Resolve
     return problem('must not be empty (unset it to turn chain validation off)')
   }
   let input: string | Uint8Array
-  if (value.trimStart().startsWith(PEM_BEGIN)) {
+  if (isInlinePem(value)) {
     // A PEM pasted into a single-line setting (an ACA env var) often carries a literal `\n`.
     input = value.replace(/\\r\\n|\\n|\\r/g, '\n')
   } else {
@@ -98,7 +103,7 @@ export interface TrustFiles {
 /** The paths `TRUSTED_CA_CERTS` and `CRL_FILES` name (read only once they validated). */
 export function trustFiles(env: Record<string, string | undefined>): TrustFiles {
   const bundle = env.TRUSTED_CA_CERTS
-  const isPath = bundle !== undefined && !bundle.trimStart().startsWith(PEM_BEGIN)
+  const isPath = bundle !== undefined && !isInlinePem(bundle)
   return {
     caBundle: isPath ? bundle : null,
     crls: env.CRL_FILES === undefined ? [] : compactList(splitList(env.CRL_FILES)),
