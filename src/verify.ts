@@ -250,8 +250,9 @@ async function identify(forwarded: ForwardedCertificate, options: CompiledOption
   }
   const thumbprint = await digestHex('SHA-256', leaf)
   checkForwardedHash(thumbprint, forwarded.hash)
+  // The key only a verdict cache reads: without one, the chain is not hashed for it.
   const verdictKey =
-    options.trust !== null && chain.length > 0
+    options.cache !== null && options.trust !== null && chain.length > 0
       ? `${thumbprint}:${await digestHex('SHA-256', concatBytes(chain))}`
       : thumbprint
   return { der: leaf, thumbprint, chain, verdictKey, answer: undefined }
